@@ -1,0 +1,87 @@
+# pusher - a WebSocket push and chat server in C.
+#
+#   make          build ./pusher (statically linked)
+#   make run      build and start it with its defaults (port 8080)
+#   make check    build and run every test suite (installs what they need)
+#   make install  install the binary under $(DESTDIR)$(PREFIX)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+PREFIX  ?= /usr/local
+STATIC  ?= -static
+WARN     = -std=c11 -Wall -Wextra -Werror
+CPPFLAGS += -D_GNU_SOURCE -I.
+LIBS     = -lcrypto
+SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+SRCS = ws.c http.c json.c jwt.c config.c log.c loop.c loop_poll.c loop_epoll.c \
+       conn.c wsconn.c connmgr.c static.c server.c pusher.c
+PAGE = $(wildcard static/*)
+UNITS = ws json http jwt config connmgr
+
+OBJS      = $(SRCS:%.c=build/%.o) build/static_files.o
+ASAN_OBJS = $(SRCS:%.c=build/asan/%.o) build/asan/static_files.o
+
+.PHONY: all run check unit install clean
+all: pusher
+
+pusher: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $(OBJS) $(LIBS)
+
+# The same server with AddressSanitizer and UndefinedBehaviorSanitizer, for
+# the tests (sanitizers need the dynamic loader, so this one is not static).
+pusher-asan: $(ASAN_OBJS)
+	$(CC) -O1 -g $(SAN) $(LDFLAGS) -o $@ $(ASAN_OBJS) $(LIBS)
+
+build/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+build/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) -O1 -g $(SAN) -MMD -MP -c -o $@ $<
+
+# The chat page is compiled in, so the binary alone serves it.
+build/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -o $@ $<
+
+build/static_files.c: build/embed $(PAGE)
+	build/embed static $(sort $(PAGE)) > $@
+
+build/static_files.o: build/static_files.c static.h
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/asan/static_files.o: build/static_files.c static.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) -O1 $(SAN) -c -o $@ $<
+
+# Unit tests link the module under test (plus what it builds on) with the
+# sanitizers, and feed it every prefix of their inputs.
+build/test_ws: ws.c
+build/test_json: json.c
+build/test_http: http.c
+build/test_jwt: jwt.c json.c
+build/test_config: config.c
+build/test_connmgr: connmgr.c json.c ws.c
+build/test_%: tests/unit/test_%.c tests/unit/check.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) -O1 -g $(SAN) -o $@ $< $(filter %.c,$(filter-out $<,$^)) $(LIBS)
+
+unit: $(UNITS:%=build/test_%)
+
+run: pusher
+	./pusher
+
+check: pusher pusher-asan unit
+	bash tests/run
+
+install: pusher
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 pusher $(DESTDIR)$(PREFIX)/bin/pusher
+
+clean:
+	rm -rf build pusher pusher-asan
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

@@ -1,0 +1,438 @@
+/* config.c - pusher's options: one table, one setter per option.
+ *
+ * The defaults, the environment and the flags all go through the same setter,
+ * in that order, so a value means the same wherever it comes from and a later
+ * source overrides an earlier one. --help is printed from the same table. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#define KIB 1024L
+#define MIB (1024L * KIB)
+#define STRINGIFY(x) #x
+#define STR(x) STRINGIFY(x)
+#define COUNT(a) (int)(sizeof(a) / sizeof(a)[0])
+
+#ifdef __linux__
+#define DEFAULT_BACKEND "epoll"
+#else
+#define DEFAULT_BACKEND "poll"
+#endif
+
+static const char *const levels[] = {"error", "warn", "info", "debug"}; /* by enum log_level */
+static const char *const backends[] = {"poll", "epoll"};                /* by enum loop_backend */
+
+/* ---- Strict readers: true when all of v is good (else *out is garbage) ----- */
+
+/* A decimal integer from 0 to max at the start of v; *rest is what follows.
+ * The first-digit test keeps out what strtol would skip or take: blanks, signs. */
+static bool integer(const char *v, long max, long *out, char **rest)
+{
+    errno = 0;
+    *out = strtol(v, rest, 10);
+    return v[0] >= '0' && v[0] <= '9' && errno == 0 && *out <= max;
+}
+
+/* Digits with at most one '.', at the start of v. Matching strtod's end to the
+ * span keeps out what strtod would also take: blanks, signs, exponents, hex,
+ * inf and nan. */
+static bool decimal(const char *v, double *out, char **rest)
+{
+    errno = 0;
+    *out = strtod(v, rest);
+    return *rest == v + strspn(v, "0123456789.") && *rest > v && errno == 0;
+}
+
+static bool whole(const char *v, long max, long *out)
+{
+    char *rest;
+
+    return integer(v, max, out, &rest) && *rest == '\0';
+}
+
+static bool number(const char *v, double min, double *out)
+{
+    char *rest;
+
+    return decimal(v, out, &rest) && *rest == '\0' && *out >= min;
+}
+
+/* Bytes, with an optional k/K or m/M suffix (1024-based). */
+static bool size(const char *v, long min, long max, size_t *out)
+{
+    long n, unit = 1;
+    char *rest;
+
+    if (!integer(v, max, &n, &rest))
+        return false;
+    if (*rest == 'k' || *rest == 'K')
+        unit = KIB, rest++;
+    else if (*rest == 'm' || *rest == 'M')
+        unit = MIB, rest++;
+    if (*rest != '\0' || n > max / unit || n * unit < min)
+        return false;
+    *out = (size_t)(n * unit);
+    return true;
+}
+
+/* "25" and "25s" are seconds, so is "1.5s"; "500ms" is milliseconds. */
+static bool duration(const char *v, unsigned *ms)
+{
+    char *rest;
+    double x;
+
+    if (!decimal(v, &x, &rest))
+        return false;
+    if (*rest == '\0' || strcmp(rest, "s") == 0)
+        x *= 1000;
+    else if (strcmp(rest, "ms") != 0)
+        return false;
+    if (x < 10 || x > 86400000.0)
+        return false;
+    *ms = (unsigned)(x + 0.5);
+    return true;
+}
+
+static bool pick(const char *v, const char *const names[], int count, int *out)
+{
+    for (int i = 0; i < count; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* An empty key would sign or admit anything: refuse it rather than run open. */
+static bool key(const char *v, const char **out)
+{
+    *out = v;
+    return *v != '\0';
+}
+
+/* ---- Setters: one per option; false refuses v ------------------------------ */
+
+static bool set_bind(struct config *c, const char *v)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    size_t len = strlen(v);
+
+    /* Literals only: a name would need DNS, which a static binary lacks. */
+    if (len >= sizeof c->bind ||
+        (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1))
+        return false;
+    memcpy(c->bind, v, len + 1);
+    return true;
+}
+
+static bool set_port(struct config *c, const char *v)
+{
+    long n;
+
+    if (!whole(v, 65535, &n))
+        return false;
+    c->port = (int)n;
+    return true;
+}
+
+static bool set_max_connections(struct config *c, const char *v)
+{
+    return whole(v, 10000000, &c->max_connections);
+}
+
+/* 125: a message may always be as long as a control frame (RFC 6455 §5.5).
+ * 16m: the /echo endpoint's limit. */
+static bool set_max_message(struct config *c, const char *v)
+{
+    return size(v, 125, 16 * MIB, &c->max_message);
+}
+
+static bool set_max_pending(struct config *c, const char *v)
+{
+    return size(v, KIB, 1024 * MIB, &c->max_pending);
+}
+
+static bool set_max_rate(struct config *c, const char *v)
+{
+    return number(v, 0, &c->max_rate);
+}
+
+/* Under one token, a rate-limited connection could never send at all. */
+static bool set_max_burst(struct config *c, const char *v)
+{
+    return number(v, 1, &c->max_burst);
+}
+
+static bool set_ping_interval(struct config *c, const char *v)
+{
+    return duration(v, &c->ping_interval_ms);
+}
+
+static bool set_idle_timeout(struct config *c, const char *v)
+{
+    return duration(v, &c->idle_timeout_ms);
+}
+
+static bool set_handshake_timeout(struct config *c, const char *v)
+{
+    return duration(v, &c->handshake_timeout_ms);
+}
+
+static bool set_static_dir(struct config *c, const char *v)
+{
+    struct stat st;
+
+    if (stat(v, &st) != 0 || !S_ISDIR(st.st_mode))
+        return false;
+    c->static_dir = v;
+    return true;
+}
+
+static bool set_secret(struct config *c, const char *v)
+{
+    return key(v, &c->secret);
+}
+
+static bool set_api_key(struct config *c, const char *v)
+{
+    return key(v, &c->api_key);
+}
+
+/* A serialised origin holds no comma (RFC 6454 §6.2), so commas can separate
+ * them. Each call adds to the list. */
+static bool set_allowed_origin(struct config *c, const char *v)
+{
+    for (;;) {
+        size_t len = strcspn(v, ",");
+        char *origin;
+
+        if (c->num_origins == CONFIG_MAX_ORIGINS || len == 0 || len >= CONFIG_ORIGIN_SIZE)
+            return false;
+        origin = c->origins[c->num_origins];
+        memcpy(origin, v, len);
+        origin[len] = '\0';
+        if (!strstr(origin, "://"))
+            return false;
+        c->num_origins++;
+        if (v[len] == '\0')
+            return true;
+        v += len + 1;
+    }
+}
+
+static bool set_echo(struct config *c, const char *v)
+{
+    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+        return false;
+    c->echo = v[0] == '1';
+    return true;
+}
+
+static bool set_log_level(struct config *c, const char *v)
+{
+    int i;
+
+    if (!pick(v, levels, COUNT(levels), &i))
+        return false;
+    c->log_level = (enum log_level)i;
+    return true;
+}
+
+static bool set_backend(struct config *c, const char *v)
+{
+    int i;
+
+    if (!pick(v, backends, COUNT(backends), &i))
+        return false;
+    c->backend = (enum loop_backend)i;
+    return true;
+}
+
+/* ---- The table ------------------------------------------------------------ */
+
+#define DURATION "a duration from 10ms to 1 day, like 25, 25s, 1.5s or 500ms"
+
+struct option_def {
+    const char *name; /* long flag, without "--" */
+    const char *env;  /* its environment twin */
+    const char *arg;  /* the value's name in --help; NULL for a switch, which sets "1" */
+    const char *def;  /* default, applied through set; NULL leaves the field zero */
+    const char *help; /* one line for --help */
+    const char *must; /* what a refused value must be, for the error line */
+    bool (*set)(struct config *c, const char *v); /* false: v is refused */
+};
+
+static const struct option_def options[] = {
+    {"bind", "PUSHER_BIND", "ADDR", "0.0.0.0", "address to listen on",
+     "an IPv4 or IPv6 address, like 0.0.0.0 or ::", set_bind},
+    {"port", "PUSHER_PORT", "N", "8080", "TCP port; 0 picks a free one",
+     "an integer from 0 to 65535", set_port},
+    {"max-connections", "PUSHER_MAX_CONNECTIONS", "N", "0",
+     "open connections at most; 0 derives it from the open-file limit",
+     "an integer from 0 to 10000000", set_max_connections},
+    {"max-message", "PUSHER_MAX_MESSAGE", "SIZE", "64k",
+     "longest message accepted; a longer one closes with 1009",
+     "a size from 125 to 16m, like 65536 or 64k", set_max_message},
+    {"max-pending", "PUSHER_MAX_PENDING", "SIZE", "1m",
+     "unsent output a connection may hold before it is closed with 1008",
+     "a size from 1k to 1024m, like 1m", set_max_pending},
+    {"max-rate", "PUSHER_MAX_RATE", "N", "100",
+     "messages a second per connection, or close with 1008; 0 turns the limit off",
+     "a number >= 0", set_max_rate},
+    {"max-burst", "PUSHER_MAX_BURST", "N", "1000",
+     "messages a connection may send at once, above --max-rate", "a number >= 1", set_max_burst},
+    {"ping-interval", "PUSHER_PING_INTERVAL", "TIME", "25s",
+     "silence after which a connection is pinged", DURATION, set_ping_interval},
+    {"idle-timeout", "PUSHER_IDLE_TIMEOUT", "TIME", "60s",
+     "silence after which a connection is closed with 1001; above --ping-interval", DURATION,
+     set_idle_timeout},
+    {"handshake-timeout", "PUSHER_HANDSHAKE_TIMEOUT", "TIME", "10s",
+     "time allowed for a whole HTTP request", DURATION, set_handshake_timeout},
+    {"static-dir", "PUSHER_STATIC_DIR", "DIR", NULL,
+     "serve the chat page from DIR instead of the built-in copy", "an existing directory",
+     set_static_dir},
+    {"secret", "PUSHER_SECRET", "KEY", NULL,
+     "HS256 key of the `token` JWT clients must show (prefer the variable: flags show in ps)",
+     "a non-empty key", set_secret},
+    {"api-key", "PUSHER_API_KEY", "KEY", NULL,
+     "key POST /api/push must send as \"Authorization: Bearer KEY\"", "a non-empty key", set_api_key},
+    {"allowed-origin", "PUSHER_ALLOWED_ORIGIN", "ORIGIN", NULL,
+     "the only Origin that may open a WebSocket; repeat it, or give a comma-separated list",
+     "a comma-separated list of at most " STR(CONFIG_MAX_ORIGINS) " origins like https://example.com",
+     set_allowed_origin},
+    {"echo", "PUSHER_ECHO", NULL, "0", "serve /echo, for WebSocket conformance suites",
+     "0 or 1", set_echo},
+    {"log-level", "PUSHER_LOG_LEVEL", "LEVEL", "info", "error, warn, info or debug",
+     "error, warn, info or debug", set_log_level},
+    {"backend", "PUSHER_BACKEND", "NAME", DEFAULT_BACKEND, "event loop: poll or epoll",
+     "poll or epoll", set_backend},
+};
+
+enum { NUM_OPTIONS = COUNT(options), FIRST_VAL = 256 }; /* FIRST_VAL: getopt_long vals past any char */
+
+/* ---- Loading -------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fputs("usage: pusher [options]\n"
+          "Each option may come from the environment variable shown; a flag wins over it.\n"
+          "SIZE takes a k or m suffix (1024-based); TIME is seconds, or ends in s or ms.\n\n", f);
+    for (const struct option_def *o = options; o < options + NUM_OPTIONS; o++)
+        fprintf(f, "  --%s%s%s  (%s, default %s)\n      %s\n", o->name, o->arg ? "=" : "",
+                o->arg ? o->arg : "", o->env, o->def ? o->def : "unset", o->help);
+    fputs("  -h, --help\n      print this and exit\n"
+          "  -V, --version\n      print the version and exit\n", f);
+}
+
+/* Runs o's setter on v; a refusal becomes the one line on stderr. */
+static bool apply(struct config *c, const struct option_def *o, bool flag, const char *v)
+{
+    if (o->set(c, v))
+        return true;
+    fprintf(stderr, "pusher: %s%s must be %s (got \"%s\")\n", flag ? "--" : "",
+            flag ? o->name : o->env, o->must, v);
+    return false;
+}
+
+/* getopt_long returned '?' (opterr is off): optopt is an unknown short option,
+ * the val of a switch that was given a value, or 0 for an unknown long option. */
+static void refuse_flag(char *const argv[])
+{
+    if (optopt > 0 && optopt < FIRST_VAL)
+        fprintf(stderr, "pusher: unknown option \"-%c\" (see --help)\n", optopt);
+    else if (optopt >= FIRST_VAL)
+        fprintf(stderr, "pusher: --%s takes no value (got \"%s\")\n",
+                options[optopt - FIRST_VAL].name, argv[optind - 1]);
+    else
+        fprintf(stderr, "pusher: unknown option \"%s\" (see --help)\n", argv[optind - 1]);
+}
+
+int config_load(struct config *c, int argc, char **argv)
+{
+    struct option longopts[NUM_OPTIONS + 3];
+    bool origins_from_flags = false;
+    const char *v;
+    int i, opt;
+
+    *c = (struct config){0};
+    for (i = 0; i < NUM_OPTIONS; i++)
+        if (options[i].def && !apply(c, &options[i], true, options[i].def))
+            abort(); /* the table's own default is refused: a bug in the table */
+    for (i = 0; i < NUM_OPTIONS; i++)
+        if ((v = getenv(options[i].env)) && !apply(c, &options[i], false, v))
+            return 2;
+
+    for (i = 0; i < NUM_OPTIONS; i++)
+        longopts[i] = (struct option){options[i].name, options[i].arg ? required_argument : no_argument,
+                                      NULL, FIRST_VAL + i};
+    longopts[i++] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[i++] = (struct option){"version", no_argument, NULL, 'V'};
+    longopts[i] = (struct option){0};
+    /* getopt keeps its place in globals. optind = 1 would let glibc resume in
+     * the middle of a cluster like "-Vh" left by an earlier call; 0 makes glibc
+     * and musl start afresh. Tests and a re-reading server call this again. */
+    optind = 0;
+    opterr = 0; /* our messages are one line in our format */
+    while ((opt = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            return 1;
+        } else if (opt == 'V') {
+            puts("pusher " PUSHER_VERSION);
+            return 1;
+        } else if (opt == ':') {
+            fprintf(stderr, "pusher: %s needs a value\n", argv[optind - 1]);
+            return 2;
+        } else if (opt == '?') {
+            refuse_flag(argv);
+            return 2;
+        }
+        const struct option_def *o = &options[opt - FIRST_VAL];
+        /* The first --allowed-origin replaces the environment's list; later ones add to it. */
+        if (o->set == set_allowed_origin && !origins_from_flags) {
+            c->num_origins = 0;
+            origins_from_flags = true;
+        }
+        if (!apply(c, o, true, optarg ? optarg : "1"))
+            return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pusher: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+        return 2;
+    }
+    /* A ping must have its chance to be answered before the idle close. */
+    if (c->idle_timeout_ms <= c->ping_interval_ms) {
+        fprintf(stderr, "pusher: --idle-timeout must be more than --ping-interval (got %ums, ping %ums)\n",
+                c->idle_timeout_ms, c->ping_interval_ms);
+        return 2;
+    }
+    return 0;
+}
+
+void config_print(const struct config *c, FILE *f)
+{
+    fprintf(f, "bind=%s port=%d max_connections=%ld max_message=%zu max_pending=%zu max_rate=%g"
+            " max_burst=%g ping_interval_ms=%u idle_timeout_ms=%u handshake_timeout_ms=%u",
+            c->bind, c->port, c->max_connections, c->max_message, c->max_pending, c->max_rate,
+            c->max_burst, c->ping_interval_ms, c->idle_timeout_ms, c->handshake_timeout_ms);
+    if (c->static_dir)
+        fprintf(f, " static_dir=\"%s\"", c->static_dir);
+    else
+        fputs(" static_dir=builtin", f);
+    fprintf(f, " secret=%s api_key=%s allowed_origins=", c->secret ? "set" : "unset",
+            c->api_key ? "set" : "unset");
+    for (size_t i = 0; i < c->num_origins; i++)
+        fprintf(f, "%s%s", i ? "," : "", c->origins[i]);
+    fprintf(f, "%s echo=%d log_level=%s backend=%s\n", c->num_origins ? "" : "any", c->echo,
+            levels[c->log_level], backends[c->backend]);
+}

@@ -1,0 +1,35 @@
+/* connmgr.h - who is connected, and where each message goes. */
+#ifndef CONNMGR_H
+#define CONNMGR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "json.h"
+
+#define CONNMGR_HISTORY 100     /* messages replayed to a newcomer */
+#define CONNMGR_MAX_USER_ID 64  /* bytes, after percent-decoding */
+
+/* Sizes the table once for max_connections; scratch_len is the largest
+ * message that will be routed. 0, or -1 when out of memory. */
+int connmgr_init(size_t max_connections, size_t scratch_len);
+
+/* Adds an upgraded connection to user id: replays the history newer than
+ * since, then, if it is the user's first connection, tells every other
+ * connection that the user is online. -1 when out of memory. */
+int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since);
+/* Removes a closing connection; the user's last one makes it offline. */
+void connmgr_leave(struct conn *c);
+
+/* Routes one text message from a client (PROTOCOL.md "Routing"). */
+void connmgr_route(struct conn *from, const uint8_t *json, size_t len);
+/* Routes a server push. Returns the connections reached, or -1 with a
+ * reason in why when the message cannot be pushed. */
+long connmgr_push(struct message *m, char *why, size_t whycap);
+
+const char *connmgr_user_id(const struct conn *c);
+size_t connmgr_connections(void);
+size_t connmgr_users(void);
+
+#endif

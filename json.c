@@ -1,0 +1,570 @@
+/* json.c - owns JSON (RFC 8259): a reader that walks the members of one
+ * object, validating each value in full, and the chat Message's reader and
+ * writer built on it.
+ *
+ * The reader makes one pass with pointers into the caller's buffer and
+ * allocates nothing. Nested arrays and objects are walked with a bit stack,
+ * not recursion, so hostile input costs neither stack nor more than linear
+ * time. */
+#include "json.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+_Static_assert(JSON_MAX_DEPTH <= 32, "the nesting stack is one uint32_t");
+
+enum { ITER_FIRST, ITER_MORE, ITER_ENDED, ITER_FAILED }; /* json_iter.state */
+
+static const char nesting_too_deep[] = "nesting too deep";
+static const char end_of_input[] = "unexpected end of input";
+
+/* ---- Reading: the grammar of RFC 8259 ------------------------------------- */
+
+static const char *fail(struct json_iter *it, const char *at, const char *why)
+{
+    it->error = why;
+    it->error_at = (size_t)(at - it->in);
+    return NULL;
+}
+
+/* A byte the grammar does not allow at p; running out of input is named as such. */
+static const char *unexpected(struct json_iter *it, const char *p, const char *why)
+{
+    return fail(it, p, p == it->end ? end_of_input : why);
+}
+
+/* Section 2: the four insignificant whitespace bytes. */
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/* Section 7: the byte a two-character escape such as \n stands for, or 0
+ * where letter does not make one. */
+static char unescaped(char letter)
+{
+    switch (letter) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return 0;
+    }
+}
+
+/* Section 7: a string, p at its opening quote. Escapes are checked for form
+ * only; whether \u surrogates pair up is json_string_decode's concern, since
+ * the grammar allows lone ones (section 8.2). */
+static const char *scan_string(struct json_iter *it, const char *p)
+{
+    const char *end = it->end;
+
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return fail(it, p, "control character in string");
+        if (c != '\\')
+            continue;
+        if (++p == end)
+            break;
+        if (*p == 'u') {
+            for (int i = 0; i < 4; i++) {
+                if (++p == end)
+                    return fail(it, p, end_of_input);
+                if (hex_digit(*p) < 0)
+                    return fail(it, p, "bad \\u escape");
+            }
+        } else if (!unescaped(*p)) {
+            return fail(it, p - 1, "bad escape");
+        }
+    }
+    return fail(it, end, end_of_input);
+}
+
+/* One or more decimal digits at p, or NULL. */
+static const char *skip_digits(const char *p, const char *end)
+{
+    const char *start = p;
+
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    return p > start ? p : NULL;
+}
+
+/* Section 6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static const char *scan_number(struct json_iter *it, const char *p)
+{
+    const char *end = it->end, *q;
+
+    if (*p == '-')
+        p++;
+    if (p < end && *p == '0')
+        q = p + 1;
+    else
+        q = skip_digits(p, end);
+    if (q && q < end && *q == '.')
+        q = skip_digits(p = q + 1, end);
+    if (q && q < end && (*q == 'e' || *q == 'E')) {
+        p = q + 1;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        q = skip_digits(p, end);
+    }
+    return q ? q : unexpected(it, p, "bad number");
+}
+
+static const char *scan_literal(struct json_iter *it, const char *p, const char *word)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(it->end - p) < n || memcmp(p, word, n) != 0)
+        return unexpected(it, p, "expected a value");
+    return p + n;
+}
+
+/* A value other than an array or object, p at its first byte. */
+static const char *scan_scalar(struct json_iter *it, const char *p)
+{
+    if (p == it->end)
+        return fail(it, p, end_of_input);
+    switch (*p) {
+    case '"':
+        return scan_string(it, p);
+    case 't':
+        return scan_literal(it, p, "true");
+    case 'f':
+        return scan_literal(it, p, "false");
+    case 'n':
+        return scan_literal(it, p, "null");
+    default:
+        if (*p == '-' || (*p >= '0' && *p <= '9'))
+            return scan_number(it, p);
+        return unexpected(it, p, "expected a value");
+    }
+}
+
+/* Section 4: a member's name and its ':'. Returns where the value starts. */
+static const char *scan_key(struct json_iter *it, const char *p, struct json_value *key)
+{
+    const char *q;
+
+    if (p == it->end || *p != '"')
+        return unexpected(it, p, "expected a string key");
+    if (!(q = scan_string(it, p)))
+        return NULL;
+    if (key)
+        *key = (struct json_value){p, (size_t)(q - p), JSON_STRING};
+    q = skip_ws(q, it->end);
+    if (q == it->end || *q != ':')
+        return unexpected(it, q, "expected ':'");
+    return skip_ws(q + 1, it->end);
+}
+
+/* Steps from p to the next element of an array or object (sections 4, 5):
+ * either past its closing bracket, with *closed set, or to the start of the
+ * next value, past the ',' (unless first: just after the opening bracket) and
+ * for an object past the member's name (into *key unless NULL). */
+static const char *step(struct json_iter *it, const char *p, bool object, bool first,
+                        bool *closed, struct json_value *key)
+{
+    const char *end = it->end;
+
+    p = skip_ws(p, end);
+    *closed = p < end && *p == (object ? '}' : ']');
+    if (*closed)
+        return p + 1;
+    if (!first) {
+        if (p == end || *p != ',')
+            return unexpected(it, p, object ? "expected ',' or '}'" : "expected ',' or ']'");
+        p = skip_ws(p + 1, end);
+    }
+    return object ? scan_key(it, p, key) : p;
+}
+
+static enum json_type type_of(char first)
+{
+    switch (first) {
+    case '"': return JSON_STRING;
+    case '{': return JSON_OBJECT;
+    case '[': return JSON_ARRAY;
+    case 't': case 'f': return JSON_BOOL;
+    case 'n': return JSON_NULL;
+    default: return JSON_NUMBER;
+    }
+}
+
+/* Validates the value that starts at p, inside depth open containers, into
+ * *v, and returns the byte after it. Arrays and objects inside it are tracked
+ * by `open` and one bit each in `objects` (set: an object), so no input can
+ * nest deeper than JSON_MAX_DEPTH, which section 9 lets a parser limit. */
+static const char *scan_value(struct json_iter *it, const char *p, unsigned depth,
+                              struct json_value *v)
+{
+    const char *start = p;
+    uint32_t objects = 0; /* bit i: the i-th open container is an object */
+    unsigned open = 0;    /* containers open inside this value */
+    bool complete;        /* p is just past a complete value */
+
+    for (;;) {
+        if (p < it->end && (*p == '{' || *p == '[')) {
+            bool object = *p == '{';
+            if (depth + open >= JSON_MAX_DEPTH)
+                return fail(it, p, nesting_too_deep);
+            objects = (objects & ~(UINT32_C(1) << open)) | (uint32_t)object << open;
+            open++;
+            if (!(p = step(it, p + 1, object, true, &complete, NULL)))
+                return NULL;
+            open -= complete;
+        } else {
+            if (!(p = scan_scalar(it, p)))
+                return NULL;
+            complete = true;
+        }
+        while (complete) {
+            if (open == 0) {
+                *v = (struct json_value){start, (size_t)(p - start), type_of(*start)};
+                return p;
+            }
+            if (!(p = step(it, p, objects >> (open - 1) & 1, false, &complete, NULL)))
+                return NULL;
+            open -= complete;
+        }
+    }
+}
+
+int json_object_begin(struct json_iter *it, const char *in, size_t len)
+{
+    const char *p = skip_ws(in, in + len);
+
+    *it = (struct json_iter){in, in + len, p, ITER_FAILED, NULL, 0};
+    if (p == it->end || *p != '{') {
+        fail(it, p, "not a JSON object");
+        return -1;
+    }
+    it->at = p + 1;
+    it->state = ITER_FIRST;
+    return 0;
+}
+
+int json_object_next(struct json_iter *it, struct json_value *key, struct json_value *val)
+{
+    const char *p;
+    bool closed;
+
+    if (it->state == ITER_ENDED || it->state == ITER_FAILED)
+        return it->state == ITER_ENDED ? 0 : -1;
+    p = step(it, it->at, true, it->state == ITER_FIRST, &closed, key);
+    if (p && closed) {
+        p = skip_ws(p, it->end);
+        if (p == it->end) {
+            it->state = ITER_ENDED;
+            return 0;
+        }
+        p = fail(it, p, "data after the object");
+    }
+    if (p)
+        p = scan_value(it, p, 1, val);
+    if (!p) {
+        it->state = ITER_FAILED;
+        return -1;
+    }
+    it->at = p;
+    it->state = ITER_MORE;
+    return 1;
+}
+
+/* ---- Decoding strings and numbers ------------------------------------------ */
+
+/* Decodes the escape at p (a backslash, before end) into out[0..4) and sets
+ * *n to its length. Returns the byte after it, or NULL for an unpaired
+ * surrogate (section 7: U+10000 and up are written as a UTF-16 pair). */
+static const char *unescape(const char *p, const char *end, char *out, size_t *n)
+{
+    uint32_t c = 0;
+
+    if (end - p < 2)
+        return NULL;
+    if (p[1] != 'u') {
+        out[0] = unescaped(p[1]);
+        *n = 1;
+        return out[0] ? p + 2 : NULL;
+    }
+    if (end - p < 6)
+        return NULL;
+    for (int i = 2; i < 6; i++)
+        c = c << 4 | (uint32_t)hex_digit(p[i]);
+    p += 6;
+    if (c >= 0xDC00 && c <= 0xDFFF)
+        return NULL;
+    if (c >= 0xD800 && c <= 0xDBFF) {
+        uint32_t lo = 0;
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+            return NULL;
+        for (int i = 2; i < 6; i++)
+            lo = lo << 4 | (uint32_t)hex_digit(p[i]);
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return NULL;
+        c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+        p += 6;
+    }
+    if (c < 0x80) {
+        out[0] = (char)c;
+        *n = 1;
+    } else if (c < 0x800) {
+        out[0] = (char)(0xC0 | c >> 6);
+        out[1] = (char)(0x80 | (c & 0x3F));
+        *n = 2;
+    } else if (c < 0x10000) {
+        out[0] = (char)(0xE0 | c >> 12);
+        out[1] = (char)(0x80 | (c >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (c & 0x3F));
+        *n = 3;
+    } else {
+        out[0] = (char)(0xF0 | c >> 18);
+        out[1] = (char)(0x80 | (c >> 12 & 0x3F));
+        out[2] = (char)(0x80 | (c >> 6 & 0x3F));
+        out[3] = (char)(0x80 | (c & 0x3F));
+        *n = 4;
+    }
+    return p;
+}
+
+long json_string_decode(const struct json_value *v, char *out)
+{
+    const char *p = v->p + 1, *end = v->p + v->len - 1;
+    char *o = out;
+
+    while (p < end) {
+        size_t n;
+        if (*p != '\\') {
+            *o++ = *p++;
+            continue;
+        }
+        if (!(p = unescape(p, end, o, &n)))
+            return -1;
+        o += n;
+    }
+    return (long)(o - out);
+}
+
+bool json_key_is(const struct json_value *key, const char *name)
+{
+    const char *p = key->p + 1, *end = key->p + key->len - 1;
+
+    while (p < end) {
+        char c[4];
+        size_t n = 1;
+        if (*p != '\\')
+            c[0] = *p++;
+        else if (!(p = unescape(p, end, c, &n)))
+            return false;
+        for (size_t i = 0; i < n; i++, name++)
+            if (*name == '\0' || *name != c[i])
+                return false;
+    }
+    return *name == '\0';
+}
+
+int json_integer(const struct json_value *v, int64_t *out)
+{
+    const char *p = v->p, *end = v->p + v->len;
+    bool negative = p < end && *p == '-';
+    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : INT64_MAX, u = 0;
+
+    if (v->type != JSON_NUMBER || (p += negative) == end)
+        return -1;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (d > 9 || u > (limit - d) / 10)
+            return -1;
+        u = u * 10 + d;
+    }
+    /* -(u - 1) - 1 reaches INT64_MIN without converting 2^63 to int64_t. */
+    *out = negative && u ? -(int64_t)(u - 1) - 1 : (int64_t)u;
+    return 0;
+}
+
+/* ---- The chat Message ------------------------------------------------------- */
+
+/* The fields in the order they are written; a field is a json_str or an int64_t. */
+static const struct field {
+    const char *name;  /* its JSON key */
+    size_t offset;     /* where it sits in struct message */
+    bool is_string;    /* a json_str, else an int64_t */
+} fields[] = {
+    {"messageType", offsetof(struct message, message_type), false},
+    {"mediaType", offsetof(struct message, media_type), false},
+    {"from", offsetof(struct message, from), true},
+    {"to", offsetof(struct message, to), true},
+    {"content", offsetof(struct message, content), true},
+    {"fileId", offsetof(struct message, file_id), true},
+    {"url", offsetof(struct message, url), true},
+    {"createAt", offsetof(struct message, create_at), false},
+    {"updateAt", offsetof(struct message, update_at), false},
+    {"id", offsetof(struct message, id), false},
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+static int say(char *why, size_t whycap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, whycap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int json_read_message(const char *in, size_t len, char *scratch, struct message *m,
+                      char *why, size_t whycap)
+{
+    struct json_iter it;
+    struct json_value key, val;
+    char *o = scratch;
+    int r;
+
+    *m = (struct message){0};
+    for (const struct field *f = fields; f < fields + NFIELDS; f++)
+        if (f->is_string)
+            *(struct json_str *)((char *)m + f->offset) = (struct json_str){"", 0};
+    if (json_object_begin(&it, in, len) < 0)
+        return say(why, whycap, "message must be a JSON object");
+    while ((r = json_object_next(&it, &key, &val)) == 1) {
+        const struct field *f = fields;
+        while (f < fields + NFIELDS && !json_key_is(&key, f->name))
+            f++;
+        if (f == fields + NFIELDS || val.type == JSON_NULL)
+            continue;
+        char *at = (char *)m + f->offset;
+        if (!f->is_string) {
+            if (json_integer(&val, (int64_t *)at) < 0)
+                return say(why, whycap, "%s must be an integer", f->name);
+            continue;
+        }
+        if (val.type != JSON_STRING)
+            return say(why, whycap, "%s must be a string", f->name);
+        long n = json_string_decode(&val, o);
+        if (n < 0)
+            return say(why, whycap, "%s has an unpaired \\u surrogate", f->name);
+        *(struct json_str *)at = (struct json_str){o, (size_t)n};
+        o += n;
+    }
+    if (r == 0)
+        return 0;
+    if (it.error == nesting_too_deep)
+        return say(why, whycap, "nesting deeper than %d", JSON_MAX_DEPTH);
+    return say(why, whycap, "not valid JSON at byte %zu: %s", it.error_at, it.error);
+}
+
+/* Each field costs its key, quotes, ':' and ',' (or the braces), and its
+ * value: an int64_t at most 20 characters ("-9223372036854775808"), a string
+ * its quotes and at most 6 bytes ("\u00XX") for each of its bytes. */
+size_t json_message_bound(const struct message *m)
+{
+    size_t n = 1;
+
+    for (const struct field *f = fields; f < fields + NFIELDS; f++) {
+        const struct json_str *s = (const struct json_str *)((const char *)m + f->offset);
+        n += strlen(f->name) + 4 + (f->is_string ? 2 + 6 * s->len : 20);
+    }
+    return n;
+}
+
+static char *put_int(char *o, int64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do
+        digits[n++] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *o++ = '-';
+    while (n)
+        *o++ = digits[--n];
+    return o;
+}
+
+/* The letter of c's two-character escape (the inverse of unescaped(), but
+ * for '/', which needs none), or 0 where it has none. */
+static char escape_letter(unsigned char c)
+{
+    switch (c) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '\b': return 'b';
+    case '\f': return 'f';
+    case '\n': return 'n';
+    case '\r': return 'r';
+    case '\t': return 't';
+    default: return 0;
+    }
+}
+
+/* Section 7: '"', '\\' and the control characters must be escaped; DEL is
+ * escaped too, so that what a client shows is what was sent. Everything else,
+ * UTF-8 included, goes out as it is. */
+static char *put_string(char *o, const struct json_str *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    *o++ = '"';
+    for (size_t i = 0; i < s->len; i++) {
+        unsigned char c = (unsigned char)s->p[i];
+        char letter;
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7F) {
+            *o++ = (char)c;
+        } else if ((letter = escape_letter(c))) {
+            *o++ = '\\';
+            *o++ = letter;
+        } else {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 0xF];
+            o += 6;
+        }
+    }
+    *o++ = '"';
+    return o;
+}
+
+size_t json_write_message(char *out, const struct message *m)
+{
+    char *o = out;
+
+    for (const struct field *f = fields; f < fields + NFIELDS; f++) {
+        const char *at = (const char *)m + f->offset;
+        size_t n = strlen(f->name);
+        *o++ = f == fields ? '{' : ',';
+        *o++ = '"';
+        memcpy(o, f->name, n);
+        o += n;
+        *o++ = '"';
+        *o++ = ':';
+        if (f->is_string)
+            o = put_string(o, (const struct json_str *)at);
+        else
+            o = put_int(o, *(const int64_t *)at);
+    }
+    *o++ = '}';
+    return (size_t)(o - out);
+}

@@ -1,0 +1,14 @@
+/* log.h - one key=value line per event on stderr, filtered by level. */
+#ifndef LOG_H
+#define LOG_H
+
+#include "config.h"
+
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+
+/* Writes "ts=... level=... " followed by the printf-formatted key=value pairs. */
+void log_event(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,49 @@
+/* loop.h - the event loop: file descriptors, callbacks and timers.
+ *
+ * Four calls (add, modify, remove, wait) over a table indexed by fd, as in
+ * Redis's ae; the OS mechanism (poll or epoll) is a backend behind it. The
+ * loop knows nothing of HTTP or WebSocket. */
+#ifndef LOOP_H
+#define LOOP_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+enum { LOOP_READ = 1, LOOP_WRITE = 2 };
+
+struct loop;
+typedef void loop_io_fn(struct loop *l, int fd, void *data, int mask);
+typedef void loop_timer_fn(struct loop *l, void *data);
+
+/* A timer is owned by its caller and linked into the loop while armed. */
+struct loop_timer {
+    int64_t when;               /* deadline, loop_now() milliseconds */
+    loop_timer_fn *fn;          /* called once when the deadline passes */
+    void *data;                 /* handed to fn */
+    struct loop_timer *next;    /* the loop's list, sorted by deadline */
+    int armed;                  /* linked into the list? */
+};
+
+struct loop *loop_create(int max_fds, enum loop_backend backend);
+void loop_destroy(struct loop *l);
+const char *loop_backend_name(const struct loop *l);
+
+int loop_add(struct loop *l, int fd, int mask, loop_io_fn *fn, void *data);
+int loop_modify(struct loop *l, int fd, int mask);
+void loop_remove(struct loop *l, int fd);
+
+/* Waits at most timeout_ms (or until the next timer), then runs the
+ * callbacks of the ready descriptors and of the expired timers. Returns the
+ * number of ready descriptors, 0 when interrupted by a signal. */
+int loop_wait(struct loop *l, int timeout_ms);
+
+/* Arms (or re-arms) t to fire at when; cancels it. */
+void loop_timer_arm(struct loop *l, struct loop_timer *t, int64_t when);
+void loop_timer_cancel(struct loop *l, struct loop_timer *t);
+
+/* Monotonic milliseconds, read once per loop turn so every callback of one
+ * turn agrees on "now" and no callback pays for a clock read. */
+int64_t loop_now(const struct loop *l);
+
+#endif

@@ -1,0 +1,175 @@
+/* pusher.c - the program: configuration, the listening socket, signals, the
+ * main loop and a graceful shutdown.
+ *
+ * Reading order for the rest: ws.c (the RFC 6455 codec), http.c, json.c,
+ * loop.c, conn.c, wsconn.c, connmgr.c, server.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "connmgr.h"
+#include "log.h"
+#include "loop.h"
+#include "server.h"
+
+#define RESERVED_FDS 16         /* stdio, the listener, epoll, and a margin */
+#define HTTP_HEADROOM 256       /* sockets beyond the limit, to answer 503 */
+#define SHUTDOWN_GRACE_MS 3000  /* time for clients to take their close 1001 */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* A peer that hangs up mid-write must cost an EPIPE, not the process. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Raises the soft descriptor limit to the hard one and returns it. */
+static long raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+        struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = want;
+    }
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576 ? 1048576 : (long)rl.rlim_cur;
+}
+
+static int listen_on(const char *addr, int port)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        len = sizeof *v6;
+    } else {
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Fits --max-connections to the descriptors there are; 0 means "as many as
+ * they allow, less room to answer 503s". */
+static long connection_limit(long wanted, long sockets)
+{
+    long derived = sockets > 2 * HTTP_HEADROOM ? sockets - HTTP_HEADROOM : sockets / 2;
+    if (wanted == 0)
+        return derived > 0 ? derived : 1;
+    if (wanted > sockets) {
+        log_event(LOG_WARN, "event=limit max_connections=%ld fds=%ld "
+                  "reason=\"clamped to the descriptor limit; raise ulimit -n\"", wanted, sockets);
+        return sockets;
+    }
+    return wanted;
+}
+
+static void shutdown_gracefully(struct loop *l)
+{
+    log_event(LOG_INFO, "event=shutdown connections=%zu", connmgr_connections());
+    server_stop_accepting();
+    conn_close_all(1001, "server shutting down");
+    conn_end_turn();
+    int64_t deadline = loop_now(l) + SHUTDOWN_GRACE_MS;
+    while (conn_count() > 0 && loop_now(l) < deadline) {
+        loop_wait(l, 100);
+        conn_end_turn();
+    }
+    conn_drop_all();
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    int r = config_load(&cfg, argc, argv);
+    if (r)
+        return r == 1 ? 0 : 2;
+    log_set_level(cfg.log_level);
+    install_signals();
+
+    long fds = raise_fd_limit();
+    long sockets = fds - RESERVED_FDS;
+    cfg.max_connections = connection_limit(cfg.max_connections, sockets);
+
+    int lfd = listen_on(cfg.bind, cfg.port);
+    if (lfd < 0) {
+        fprintf(stderr, "pusher: cannot listen on %s:%d: %s\n", cfg.bind, cfg.port, strerror(errno));
+        return 1;
+    }
+    struct loop *l = loop_create((int)fds, cfg.backend);
+    if (!l || connmgr_init((size_t)cfg.max_connections, cfg.max_message) < 0) {
+        fprintf(stderr, "pusher: out of memory\n");
+        return 1;
+    }
+    server_init(l, &cfg, lfd, (size_t)sockets);
+
+    config_print(&cfg, stderr);
+    /* The worst case the limits allow: every connection with a full output
+     * queue and a message half assembled. */
+    double worst = (double)cfg.max_connections * (double)(cfg.max_pending + cfg.max_message + 512);
+    log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld "
+              "worst_case_memory_mib=%.0f", PUSHER_VERSION, loop_backend_name(l),
+              cfg.max_connections, fds, worst / (1 << 20));
+    log_event(LOG_INFO, "event=listen addr=%s port=%d", cfg.bind, bound_port(lfd));
+
+    while (!stop_requested) {
+        /* A bounded wait: a signal landing just before poll() is still seen. */
+        loop_wait(l, 1000);
+        conn_end_turn();
+    }
+    shutdown_gracefully(l);
+    loop_destroy(l);
+    log_event(LOG_INFO, "event=exit status=0");
+    return 0;
+}

@@ -1,0 +1,588 @@
+/* server.c - the HTTP side of pusher: accepting sockets, reading requests,
+ * the WebSocket handshake (RFC 6455 §4.2), and the plain endpoints
+ * (/admin, /healthz, /metrics, POST /api/push, the chat page's files).
+ *
+ * Every answer but 101 is a whole response followed by the end of the
+ * connection: pusher speaks HTTP only to open WebSockets and answer small
+ * questions, so it keeps no HTTP connection alive. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "connmgr.h"
+#include "http.h"
+#include "jwt.h"
+#include "log.h"
+#include "server.h"
+#include "static.h"
+#include "stats.h"
+#include "wsconn.h"
+
+#define ACCEPT_BATCH 64         /* accepts per wake-up, so one burst cannot starve the rest */
+#define ACCEPT_BACKOFF_MS 100   /* pause after running out of descriptors */
+
+/* A request that did not arrive in one read: its bytes so far. */
+struct http_in {
+    size_t len;                 /* bytes in data */
+    size_t cap;                 /* room in data */
+    char data[];
+};
+
+static struct {
+    struct loop *loop;
+    const struct config *cfg;
+    int listen_fd;
+    size_t max_sockets;         /* connections plus room to answer 503s */
+    bool accepting;             /* is the listening socket polled? */
+    struct loop_timer resume;   /* re-enables accept() after EMFILE */
+} g;
+
+/* --------------------------------------------------------------- answers */
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+/* Queues a whole response and ends the connection after it. extra is more
+ * header lines, each ending in CRLF. With head_only (HEAD), no body. */
+static void respond(struct conn *c, int status, const char *type, const char *extra,
+                    const void *body, size_t len, bool head_only)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n%s\r\n",
+                     status, status_text(status), type, len, extra ? extra : "");
+    size_t hlen = n < (int)sizeof head ? (size_t)n : sizeof head - 1;
+    size_t blen = head_only ? 0 : len;
+    struct frame *f = frame_alloc(hlen + blen);
+    if (!f) {
+        conn_kill(c);
+        return;
+    }
+    memcpy(frame_payload(f), head, hlen);
+    if (blen)
+        memcpy(frame_payload(f) + hlen, body, blen);
+    frame_seal_raw(f, hlen + blen);
+    conn_send(c, f);
+    frame_unref(f);
+    conn_finish(c);
+}
+
+/* The usual error answer: one line of plain text saying what to change. */
+static void refuse(struct conn *c, int status, const char *extra, const char *why)
+{
+    char line[256];
+    int n = snprintf(line, sizeof line, "%s\n", why);
+    log_event(LOG_INFO, "event=refuse fd=%d status=%d reason=\"%s\"", c->fd, status, why);
+    respond(c, status, "text/plain; charset=utf-8", extra, line, (size_t)n, false);
+}
+
+static void refuse_upgrade(struct conn *c, int status, const char *extra, const char *why)
+{
+    if (status >= STATS_STATUS_MIN && status < STATS_STATUS_MIN + STATS_STATUSES)
+        stats.rejected[status - STATS_STATUS_MIN]++;
+    refuse(c, status, extra, why);
+}
+
+/* ------------------------------------------------------------- handshake */
+
+static bool header_is(const struct http_request *req, const char *name, const char *token)
+{
+    const struct http_header *h = http_header_find(req, name);
+    return h && http_has_token(h->value, h->value_len, token);
+}
+
+/* PROTOCOL.md: 1..64 bytes of UTF-8 without control characters (C0, DEL,
+ * C1). NULL when id is acceptable, else what is wrong with it. */
+static const char *user_id_problem(const char *id, long len)
+{
+    if (len == -1)
+        return "userId is missing: add ?userId=NAME";
+    if (len < 0)
+        return "userId is not well percent-encoded";
+    if (len == 0)
+        return "userId is empty";
+    if (len > CONNMGR_MAX_USER_ID)
+        return "userId is longer than 64 bytes";
+    if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)id, (size_t)len) != UTF8_ACCEPT)
+        return "userId is not valid UTF-8";
+    for (long i = 0; i < len; i++) {
+        uint8_t b = (uint8_t)id[i];
+        bool c1 = b == 0xC2 && i + 1 < len && (uint8_t)id[i + 1] <= 0x9F;
+        if (b < 0x20 || b == 0x7F || c1)
+            return "userId holds a control character";
+    }
+    return NULL;
+}
+
+static bool origin_allowed(const struct http_request *req)
+{
+    if (g.cfg->num_origins == 0)
+        return true;
+    const struct http_header *h = http_header_find(req, "origin");
+    for (size_t i = 0; h && i < g.cfg->num_origins; i++) {
+        const char *o = g.cfg->origins[i];
+        if (strlen(o) == h->value_len && strncasecmp(o, h->value, h->value_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool parse_since(const char *s, long len, uint64_t *out)
+{
+    *out = 0;
+    if (len == -1)
+        return true;
+    if (len <= 0 || len > 20)
+        return false;
+    for (long i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (*out > (UINT64_MAX - d) / 10)
+            return false;
+        *out = *out * 10 + d;
+    }
+    return true;
+}
+
+/* The §4.2.1 checks every WebSocket endpoint shares. NULL when they pass;
+ * else sets *status and returns the reason. */
+static const char *handshake_problem(const struct http_request *req, int *status)
+{
+    *status = 400;
+    if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0) {
+        *status = 405;
+        return "a WebSocket handshake is a GET request";
+    }
+    if (req->minor_version < 1)
+        return "a WebSocket handshake needs HTTP/1.1";
+    if (!header_is(req, "upgrade", "websocket"))
+        return "this endpoint needs a WebSocket upgrade (Upgrade: websocket)";
+    if (!header_is(req, "connection", "upgrade"))
+        return "this endpoint needs Connection: Upgrade";
+    const struct http_header *v = http_header_find(req, "sec-websocket-version");
+    if (!v)
+        return "Sec-WebSocket-Version is missing";
+    if (v->value_len != 2 || memcmp(v->value, "13", 2) != 0) {
+        *status = 426;
+        return "only WebSocket version 13 is supported";
+    }
+    const struct http_header *k = http_header_find(req, "sec-websocket-key");
+    if (!k)
+        return "Sec-WebSocket-Key is missing";
+    if (!ws_key_valid(k->value, k->value_len))
+        return "Sec-WebSocket-Key must be 16 bytes in base64";
+    if (!origin_allowed(req)) {
+        *status = 403;
+        return "this Origin is not allowed";
+    }
+    if (connmgr_connections() >= (size_t)g.cfg->max_connections) {
+        *status = 503;
+        return "the server is at its connection limit; try again later";
+    }
+    return NULL;
+}
+
+/* Writes the 101 answer (§4.2.2) and turns c into a WebSocket. */
+static void switch_protocols(struct conn *c, const struct http_request *req)
+{
+    const struct http_header *k = http_header_find(req, "sec-websocket-key");
+    char accept[WS_ACCEPT_SIZE];
+    ws_accept_key(k->value, k->value_len, accept);
+    char head[160];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+    conn_send_raw(c, head, (size_t)n);
+    conn_upgrade(c);
+}
+
+static void upgrade(struct conn *c, const struct http_request *req, bool echo)
+{
+    int status;
+    const char *why = handshake_problem(req, &status);
+    if (why) {
+        refuse_upgrade(c, status, status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL, why);
+        return;
+    }
+    if (echo) {
+        c->flags |= CONN_ECHO;
+        switch_protocols(c, req);
+        log_event(LOG_INFO, "event=connect fd=%d user=\"\" endpoint=echo", c->fd);
+        return;
+    }
+    char user[HTTP_MAX_REQUEST_LINE];
+    long ulen = http_query_get(req->target, req->target_len, "userId", user, sizeof user);
+    if ((why = user_id_problem(user, ulen))) {
+        refuse_upgrade(c, 400, NULL, why);
+        return;
+    }
+    char since_s[32];
+    uint64_t since;
+    long slen = http_query_get(req->target, req->target_len, "since", since_s, sizeof since_s);
+    if (!parse_since(since_s, slen, &since)) {
+        refuse_upgrade(c, 400, NULL, "since must be a message id (a whole number)");
+        return;
+    }
+    if (g.cfg->secret) {
+        char token[HTTP_MAX_REQUEST_LINE];
+        long tlen = http_query_get(req->target, req->target_len, "token", token, sizeof token);
+        int r = tlen < 0 ? JWT_ERR_FORMAT
+                         : jwt_check_hs256(token, (size_t)tlen, (const uint8_t *)g.cfg->secret,
+                                           strlen(g.cfg->secret), user, (size_t)ulen, time(NULL));
+        if (r != JWT_OK) {
+            refuse_upgrade(c, 401, "WWW-Authenticate: Bearer\r\n",
+                           tlen == -1 ? "token is missing" : jwt_strerror(r));
+            return;
+        }
+    }
+    switch_protocols(c, req);
+    if (connmgr_join(c, user, (size_t)ulen, since) < 0) {
+        conn_close(c, 1011, "out of memory");
+        return;
+    }
+    log_event(LOG_INFO, "event=connect fd=%d user=\"%s\" connections=%zu", c->fd,
+              connmgr_user_id(c), connmgr_connections());
+}
+
+/* ------------------------------------------------------- plain endpoints */
+
+static void serve_metrics(struct conn *c, bool head_only)
+{
+    char buf[8192];
+    size_t n = 0;
+#define EMIT(...) n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, __VA_ARGS__)
+    EMIT("# TYPE pusher_connections gauge\npusher_connections %zu\n", connmgr_connections());
+    EMIT("# TYPE pusher_users gauge\npusher_users %zu\n", connmgr_users());
+    EMIT("# TYPE pusher_messages_received_total counter\npusher_messages_received_total %" PRIu64 "\n", stats.messages_received);
+    EMIT("# TYPE pusher_messages_sent_total counter\npusher_messages_sent_total %" PRIu64 "\n", stats.messages_sent);
+    EMIT("# TYPE pusher_bytes_received_total counter\npusher_bytes_received_total %" PRIu64 "\n", stats.bytes_received);
+    EMIT("# TYPE pusher_bytes_sent_total counter\npusher_bytes_sent_total %" PRIu64 "\n", stats.bytes_sent);
+    EMIT("# TYPE pusher_closes_total counter\n");
+    for (int i = 0; i < STATS_CLOSE_CODES; i++)
+        if (stats.closes[i])
+            EMIT("pusher_closes_total{code=\"%d\"} %" PRIu64 "\n", STATS_CLOSE_MIN + i, stats.closes[i]);
+    EMIT("# TYPE pusher_handshakes_rejected_total counter\n");
+    for (int i = 0; i < STATS_STATUSES; i++)
+        if (stats.rejected[i])
+            EMIT("pusher_handshakes_rejected_total{status=\"%d\"} %" PRIu64 "\n", STATS_STATUS_MIN + i, stats.rejected[i]);
+    EMIT("# TYPE pusher_slow_consumer_closes_total counter\npusher_slow_consumer_closes_total %" PRIu64 "\n", stats.slow_closes);
+    EMIT("# TYPE pusher_rate_limit_closes_total counter\npusher_rate_limit_closes_total %" PRIu64 "\n", stats.rate_closes);
+    EMIT("# TYPE pusher_accept_errors_total counter\npusher_accept_errors_total %" PRIu64 "\n", stats.accept_errors);
+#undef EMIT
+    if (n >= sizeof buf)
+        n = sizeof buf - 1;
+    respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, buf, n, head_only);
+}
+
+static bool api_key_ok(const struct http_request *req)
+{
+    if (!g.cfg->api_key)
+        return true;
+    const struct http_header *h = http_header_find(req, "authorization");
+    size_t klen = strlen(g.cfg->api_key);
+    if (!h || h->value_len != klen + 7 || strncasecmp(h->value, "Bearer ", 7) != 0)
+        return false;
+    return CRYPTO_memcmp(h->value + 7, g.cfg->api_key, klen) == 0;
+}
+
+static void serve_push(struct conn *c, const struct http_request *req, const char *body, size_t len)
+{
+    if (!api_key_ok(req)) {
+        refuse(c, 401, "WWW-Authenticate: Bearer\r\n", "push needs Authorization: Bearer <api key>");
+        return;
+    }
+    if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)body, len) != UTF8_ACCEPT) {
+        refuse(c, 400, NULL, "the body is not valid UTF-8");
+        return;
+    }
+    char *scratch = malloc(len ? len : 1);
+    if (!scratch) {
+        conn_kill(c);
+        return;
+    }
+    struct message m;
+    char why[200];
+    long n = -1;
+    if (json_read_message(body, len, scratch, &m, why, sizeof why) == 0)
+        n = connmgr_push(&m, why, sizeof why);
+    free(scratch);
+    if (n < 0) {
+        refuse(c, 400, NULL, why);
+        return;
+    }
+    char out[48];
+    int olen = snprintf(out, sizeof out, "{\"delivered\":%ld}\n", n);
+    respond(c, 200, "application/json", NULL, out, (size_t)olen, false);
+}
+
+static void serve_file(struct conn *c, const char *path, size_t plen, bool head_only)
+{
+    char decoded[1024];
+    long dlen = http_percent_decode(path, plen, decoded, sizeof decoded, false);
+    struct static_file file;
+    int r = dlen < 0 ? -1 : static_find(decoded, (size_t)dlen, &file);
+    if (r == -2)
+        refuse(c, 400, NULL, "the path must stay inside the page's folder");
+    else if (r < 0)
+        refuse(c, 404, NULL, "no such file");
+    else
+        respond(c, 200, file.type, NULL, file.data, file.len, head_only);
+}
+
+static bool path_is(const char *path, size_t len, const char *want)
+{
+    return strlen(want) == len && memcmp(path, want, len) == 0;
+}
+
+static bool method_is(const struct http_request *req, const char *want)
+{
+    return strlen(want) == req->method_len && memcmp(req->method, want, req->method_len) == 0;
+}
+
+/* Routes one complete request; body is len bytes (POST only). */
+static void dispatch(struct conn *c, const struct http_request *req, const char *body, size_t len)
+{
+    size_t plen = http_path_len(req->target, req->target_len);
+    const char *path = req->target;
+    log_event(LOG_DEBUG, "event=request fd=%d method=%.*s path=\"%.*s\"", c->fd,
+              (int)req->method_len, req->method, (int)plen, path);
+
+    if (path_is(path, plen, "/websocket") || (g.cfg->echo && path_is(path, plen, "/echo"))) {
+        upgrade(c, req, path_is(path, plen, "/echo"));
+        return;
+    }
+    bool head = method_is(req, "HEAD");
+    if (path_is(path, plen, "/api/push")) {
+        if (method_is(req, "POST"))
+            serve_push(c, req, body, len);
+        else
+            refuse(c, 405, "Allow: POST\r\n", "use POST for /api/push");
+        return;
+    }
+    if (!head && !method_is(req, "GET")) {
+        refuse(c, 405, "Allow: GET, HEAD\r\n", "this path answers GET and HEAD");
+        return;
+    }
+    if (path_is(path, plen, "/admin")) {
+        char count[32];
+        int n = snprintf(count, sizeof count, "%zu\n", connmgr_connections());
+        respond(c, 200, "text/plain; charset=utf-8", NULL, count, (size_t)n, head);
+    } else if (path_is(path, plen, "/healthz")) {
+        respond(c, 200, "text/plain; charset=utf-8", NULL, "ok", 2, head);
+    } else if (path_is(path, plen, "/metrics")) {
+        serve_metrics(c, head);
+    } else {
+        serve_file(c, path, plen, head);
+    }
+}
+
+/* ----------------------------------------------------------------- input */
+
+static const char *parse_error_reason(int status)
+{
+    switch (status) {
+    case 414: return "the request line is longer than 4096 bytes";
+    case 431: return "the request head is over 8 KiB or has more than 32 headers";
+    default: return "malformed HTTP request";
+    }
+}
+
+/* Keeps the bytes of a request that is not complete yet. */
+static bool stash(struct conn *c, const uint8_t *data, size_t len, size_t need)
+{
+    struct http_in *in = c->in.http;
+    size_t want = (in ? in->len : 0) + len;
+    if (!in || in->cap < need) {
+        size_t cap = need > want ? need : want;
+        struct http_in *n = realloc(in, sizeof *n + cap);
+        if (!n)
+            return false;
+        if (!in)
+            n->len = 0;
+        n->cap = cap;
+        c->in.http = in = n;
+    }
+    memcpy(in->data + in->len, data, len);
+    in->len += len;
+    return true;
+}
+
+static void http_input(struct conn *c, uint8_t *data, size_t len)
+{
+    const char *buf = (const char *)data;
+    size_t n = len;
+    if (c->in.http) {
+        if (!stash(c, data, len, 0)) {
+            conn_kill(c);
+            return;
+        }
+        buf = c->in.http->data;
+        n = c->in.http->len;
+    }
+    struct http_request req;
+    int r = http_parse_request(buf, n, &req);
+    size_t body_len = 0;
+    if (r > 0 && method_is(&req, "POST")) {
+        if (!http_header_find(&req, "content-length")) {
+            refuse(c, 411, NULL, "POST needs a Content-Length");
+            return;
+        }
+        if (http_content_length(&req, g.cfg->max_message, &body_len) < 0) {
+            refuse(c, 413, NULL, "the body is larger than --max-message or its length is malformed");
+            return;
+        }
+    }
+    if (r < 0) {
+        refuse(c, -r, NULL, parse_error_reason(-r));
+        return;
+    }
+    if (r == 0 || n - (size_t)r < body_len) {
+        /* Not complete: keep what came (bounded by the head and body limits). */
+        if (!c->in.http && !stash(c, data, len, r > 0 ? (size_t)r + body_len : len))
+            conn_kill(c);
+        return;
+    }
+    dispatch(c, &req, buf + r, body_len);
+    if (!(c->flags & CONN_UPGRADED))
+        return;                 /* answered; the stash dies with the connection */
+    /* From here on the input is frames, and the bytes after the handshake
+     * are the client's first ones. */
+    struct http_in *kept = c->in.http;
+    c->in.http = NULL;
+    size_t used = (size_t)r;
+    if (c->state == CONN_WS && n > used)
+        wsconn_input(c, (uint8_t *)buf + used, n - used);
+    free(kept);
+}
+
+static void on_message(struct conn *c, uint8_t op, uint8_t *data, size_t len)
+{
+    if (c->flags & CONN_ECHO) {
+        struct frame *f = frame_make(op, data, len);
+        if (f) {
+            conn_send(c, f);
+            frame_unref(f);
+        }
+        return;
+    }
+    connmgr_route(c, data, len);
+}
+
+/* ------------------------------------------------------------ accepting */
+
+static void set_accepting(bool on)
+{
+    if (g.accepting == on || g.listen_fd < 0)
+        return;
+    g.accepting = on;
+    loop_modify(g.loop, g.listen_fd, on ? LOOP_READ : 0);
+}
+
+static void on_resume(struct loop *l, void *data)
+{
+    (void)l;
+    (void)data;
+    set_accepting(conn_count() < g.max_sockets);
+}
+
+static void on_closed(struct conn *c)
+{
+    if (c->flags & CONN_UPGRADED) {
+        log_event(LOG_INFO, "event=disconnect fd=%d user=\"%s\" code=%u", c->fd,
+                  connmgr_user_id(c), c->close_code);
+        wsconn_free(c);
+        connmgr_leave(c);
+    } else {
+        free(c->in.http);
+        c->in.http = NULL;
+    }
+    /* conn_count() still includes c. */
+    if (!g.accepting && !g.resume.armed && conn_count() - 1 < g.max_sockets)
+        set_accepting(true);
+}
+
+static void on_listen(struct loop *l, int fd, void *data, int mask)
+{
+    (void)l;
+    (void)data;
+    (void)mask;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        if (conn_count() >= g.max_sockets) {
+            /* Stop polling the listener until a connection ends (endlessh):
+             * the backlog holds the rest, and the loop does not spin. */
+            set_accepting(false);
+            return;
+        }
+        int s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (s < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors or memory: shed load for a moment
+                 * rather than spin on a listener we cannot accept from. */
+                stats.accept_errors++;
+                log_event(LOG_WARN, "event=accept_error error=\"%s\"", strerror(errno));
+                set_accepting(false);
+                loop_timer_arm(g.loop, &g.resume, loop_now(g.loop) + ACCEPT_BACKOFF_MS);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                       errno != ECONNABORTED && errno != EPROTO) {
+                log_event(LOG_WARN, "event=accept_error error=\"%s\"", strerror(errno));
+            }
+            return;
+        }
+        if (!conn_accept(s))
+            close(s);
+    }
+}
+
+void server_init(struct loop *l, const struct config *cfg, int listen_fd, size_t max_sockets)
+{
+    g.loop = l;
+    g.cfg = cfg;
+    g.listen_fd = listen_fd;
+    g.max_sockets = max_sockets;
+    g.resume = (struct loop_timer){.fn = on_resume};
+    static const struct conn_hooks hooks = {
+        .http_input = http_input,
+        .ws_input = wsconn_input,
+        .closed = on_closed,
+    };
+    conn_init(l, cfg, &hooks);
+    wsconn_init(cfg->max_message, on_message);
+    static_set_dir(cfg->static_dir);
+    loop_add(l, listen_fd, LOOP_READ, on_listen, NULL);
+    g.accepting = true;
+}
+
+void server_stop_accepting(void)
+{
+    set_accepting(false);
+    loop_timer_cancel(g.loop, &g.resume);
+    loop_remove(g.loop, g.listen_fd);
+    close(g.listen_fd);
+    g.listen_fd = -1;
+}
