@@ -243,7 +243,7 @@ static const char *scan_value(struct json_iter *it, const char *p, unsigned dept
                 *v = (struct json_value){start, (size_t)(p - start), type_of(*start)};
                 return p;
             }
-            if (!(p = step(it, p, objects >> (open - 1) & 1, false, &complete, NULL)))
+            if (!(p = step(it, p, (objects >> (open - 1)) & 1, false, &complete, NULL)))
                 return NULL;
             open -= complete;
         }
@@ -293,6 +293,32 @@ int json_object_next(struct json_iter *it, struct json_value *key, struct json_v
 
 /* ---- Decoding strings and numbers ------------------------------------------ */
 
+/* Writes code point c (at most U+10FFFF, not a surrogate) as UTF-8, RFC 3629
+ * section 3, and returns its length. */
+static size_t put_utf8(char *out, uint32_t c)
+{
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xC0 | c >> 6);
+        out[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | c >> 12);
+        out[1] = (char)(0x80 | (c >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | c >> 18);
+    out[1] = (char)(0x80 | (c >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (c >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
 /* Decodes the escape at p (a backslash, before end) into out[0..4) and sets
  * *n to its length. Returns the byte after it, or NULL for an unpaired
  * surrogate (section 7: U+10000 and up are written as a UTF-16 pair). */
@@ -309,6 +335,8 @@ static const char *unescape(const char *p, const char *end, char *out, size_t *n
     }
     if (end - p < 6)
         return NULL;
+    /* The reader has checked the hex digits; should any be bad, c is some
+     * number still written in at most 4 bytes. */
     for (int i = 2; i < 6; i++)
         c = c << 4 | (uint32_t)hex_digit(p[i]);
     p += 6;
@@ -325,25 +353,7 @@ static const char *unescape(const char *p, const char *end, char *out, size_t *n
         c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
         p += 6;
     }
-    if (c < 0x80) {
-        out[0] = (char)c;
-        *n = 1;
-    } else if (c < 0x800) {
-        out[0] = (char)(0xC0 | c >> 6);
-        out[1] = (char)(0x80 | (c & 0x3F));
-        *n = 2;
-    } else if (c < 0x10000) {
-        out[0] = (char)(0xE0 | c >> 12);
-        out[1] = (char)(0x80 | (c >> 6 & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        *n = 3;
-    } else {
-        out[0] = (char)(0xF0 | c >> 18);
-        out[1] = (char)(0x80 | (c >> 12 & 0x3F));
-        out[2] = (char)(0x80 | (c >> 6 & 0x3F));
-        out[3] = (char)(0x80 | (c & 0x3F));
-        *n = 4;
-    }
+    *n = put_utf8(out, c);
     return p;
 }
 
@@ -441,10 +451,8 @@ int json_read_message(const char *in, size_t len, char *scratch, struct message 
     char *o = scratch;
     int r;
 
-    *m = (struct message){0};
-    for (const struct field *f = fields; f < fields + NFIELDS; f++)
-        if (f->is_string)
-            *(struct json_str *)((char *)m + f->offset) = (struct json_str){"", 0};
+    *m = (struct message){.from = {"", 0}, .to = {"", 0}, .content = {"", 0},
+                          .file_id = {"", 0}, .url = {"", 0}};
     if (json_object_begin(&it, in, len) < 0)
         return say(why, whycap, "message must be a JSON object");
     while ((r = json_object_next(&it, &key, &val)) == 1) {
@@ -520,9 +528,10 @@ static char escape_letter(unsigned char c)
     }
 }
 
-/* Section 7: '"', '\\' and the control characters must be escaped; DEL is
- * escaped too, so that what a client shows is what was sent. Everything else,
- * UTF-8 included, goes out as it is. */
+/* Section 7: '"', '\\' and the control characters must be escaped. DEL, a
+ * control character to ASCII though not to JSON, is escaped too, so the text
+ * holds no invisible ASCII. Everything else, UTF-8 included, goes out as it
+ * is, which keeps any bytes exact across a write and a read. */
 static char *put_string(char *o, const struct json_str *s)
 {
     static const char hex[] = "0123456789abcdef";

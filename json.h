@@ -77,8 +77,10 @@ struct message {
  * value counts as absent (as Go's encoding/json has it); of duplicate keys the
  * last wins. A known key with a value of the wrong type is an error. Returns
  * 0, or -1 with a one-line reason in why (NUL-terminated, at most whycap
- * bytes), such as "content must be a string" or "not valid JSON at byte 17:
- * expected ':'"; *m is then unspecified. */
+ * bytes), such as "message must be a JSON object", "content must be a string",
+ * "id must be an integer", "content has an unpaired \u surrogate", "nesting
+ * deeper than 32" or "not valid JSON at byte 17: expected ':'"; *m is then
+ * unspecified. */
 int json_read_message(const char *in, size_t len, char *scratch, struct message *m,
                       char *why, size_t whycap);
 
