@@ -84,4 +84,5 @@ install: pusher
 clean:
 	rm -rf build pusher pusher-asan
 
+include fuzz/fuzz.mk
 -include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)
