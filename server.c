@@ -448,6 +448,12 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
     struct http_request req;
     int r = http_parse_request(buf, n, &req);
     size_t body_len = 0;
+    if (r > 0 && http_header_find(&req, "transfer-encoding")) {
+        /* RFC 9112 §6.1: Transfer-Encoding overrides Content-Length, and a
+         * request with both is a smuggling risk; pusher takes neither. */
+        refuse(c, 411, NULL, "send the body with Content-Length (Transfer-Encoding is not supported)");
+        return;
+    }
     if (r > 0 && method_is(&req, "POST")) {
         if (!http_header_find(&req, "content-length")) {
             refuse(c, 411, NULL, "POST needs a Content-Length");
