@@ -115,6 +115,19 @@ static long connection_limit(long wanted, long sockets)
     return wanted;
 }
 
+/* The effective configuration, as one log line like every other event. */
+static void log_config(const struct config *cfg)
+{
+    char line[1024] = "";
+    FILE *f = fmemopen(line, sizeof line - 1, "w");
+    if (f) {
+        config_print(cfg, f);
+        fclose(f);
+    }
+    line[strcspn(line, "\n")] = '\0';
+    log_event(LOG_INFO, "event=config %s", line);
+}
+
 static void shutdown_gracefully(struct loop *l)
 {
     log_event(LOG_INFO, "event=shutdown connections=%zu", connmgr_connections());
@@ -154,7 +167,7 @@ int main(int argc, char **argv)
     }
     server_init(l, &cfg, lfd, (size_t)sockets);
 
-    config_print(&cfg, stderr);
+    log_config(&cfg);
     /* The worst case the limits allow: every connection with a full output
      * queue and a message half assembled. */
     double worst = (double)cfg.max_connections * (double)(cfg.max_pending + cfg.max_message + 512);

@@ -1,4 +1,62 @@
-# Fuzzing rules (included by the Makefile): `make fuzz`.
-.PHONY: fuzz
-fuzz:
-	@echo "no fuzz harnesses yet"
+# Fuzzing (included by the Makefile): libFuzzer harnesses, one per parser,
+# plus one that feeds a byte stream through a whole server connection.
+#
+#   make fuzz          build every harness into build/fuzz/ and run each for
+#                      FUZZ_SECONDS (30) on a scratch copy of its corpus
+#   make fuzz-check    the same, for the test runner (FUZZ_SECONDS, 30)
+#   make fuzz-build    build them only
+#
+# A run fails on any crash, leak, timeout or broken property, and leaves the
+# input that did it in build/fuzz/artifacts/. Replay one with
+#   build/fuzz/fuzz_ws build/fuzz/artifacts/ws-crash-...
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(WARN) $(CPPFLAGS) -O1 -g $(FUZZ_SAN)
+
+# Each harness as name:max_len; the length fits what the parser reads (a head
+# is at most 8 KiB, a frame header 14 bytes, a token 4 KiB).
+FUZZERS = http:12288 ws:512 utf8:512 json:4096 jwt:6144 conn:8192
+FUZZ_NAMES = $(foreach f,$(FUZZERS),$(firstword $(subst :, ,$(f))))
+FUZZ_BINS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+
+# What each harness links, besides its own file.
+build/fuzz/fuzz_http: build/fuzz/http.o
+build/fuzz/fuzz_ws: build/fuzz/ws.o
+build/fuzz/fuzz_utf8: build/fuzz/ws.o
+build/fuzz/fuzz_json: build/fuzz/json.o
+build/fuzz/fuzz_jwt: build/fuzz/jwt.o build/fuzz/json.o
+build/fuzz/fuzz_conn: $(patsubst %.c,build/fuzz/%.o,$(filter-out pusher.c,$(SRCS))) \
+                      build/fuzz/static_files.o
+
+.PHONY: fuzz fuzz-check fuzz-build
+fuzz-build: $(FUZZ_BINS) build/fuzz/conn.dict
+
+fuzz fuzz-check: fuzz-build
+	@bash fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
+
+build/fuzz/fuzz_%: build/fuzz/fuzz_%.o
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+# The harnesses are instrumented for libFuzzer; so is the code under test.
+build/fuzz/%.o: fuzz/%.c | build/fuzz/runtime.ok
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+build/fuzz/%.o: %.c | build/fuzz/runtime.ok
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+build/fuzz/static_files.o: build/static_files.c static.h | build/fuzz/runtime.ok
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+# The whole-connection harness meets every kind of token.
+build/fuzz/conn.dict: fuzz/http.dict fuzz/ws.dict fuzz/json.dict
+	cat $^ > $@
+
+# libFuzzer's runtime comes apart from clang on Debian; see fuzz/runtime.
+build/fuzz/runtime.ok: fuzz/runtime
+	@mkdir -p $(@D)
+	@bash fuzz/runtime $(FUZZ_CC)
+	@touch $@
+
+-include $(wildcard build/fuzz/*.d)

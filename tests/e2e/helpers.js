@@ -97,8 +97,13 @@ class Server {
     this._stopping = null;
   }
 
+  // The last n lines of stderr; a sanitizer or libc report is shown from its
+  // start, since its tail is only a shadow-memory dump.
   log(n = 15) {
-    return this.stderr.trimEnd().split('\n').slice(-n).join('\n');
+    const lines = this.stderr.trimEnd().split('\n');
+    const i = lines.findIndex((l) => /ERROR: \w+Sanitizer|runtime error:|^malloc\(\)|^free\(\)|double free/.test(l));
+    if (i >= 0) return lines.slice(i, i + 25).join('\n');
+    return lines.slice(-n).join('\n');
   }
 
   track(x) { this.tracked.add(x); return x; }
@@ -244,8 +249,9 @@ let syncSeq = 0;
 
 // One WebSocket connection through the `ws` package, collecting every message.
 class Client {
-  constructor(ws, userId, label) {
+  constructor(ws, userId, label, plain = false) {
     this.ws = ws;
+    this.plain = plain; // queue { text } as it came instead of parsing JSON
     this.userId = userId;
     this.label = label;
     this.queue = []; // parsed messages not yet taken (text ones: objects)
@@ -263,6 +269,8 @@ class Client {
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         this.queue.push({ binary: Buffer.from(data) });
+      } else if (this.plain) {
+        this.queue.push({ text: data.toString('utf8') });
       } else {
         const text = data.toString('utf8');
         let m;
@@ -295,8 +303,8 @@ class Client {
   sendText(text) { this.ws.send(text); }
   sendBinary(buf) { this.ws.send(buf, { binary: true }); }
 
-  // Takes the first queued message matching pred (sync markers of others are
-  // never matched unless pred asks for them), waiting up to timeout.
+  // Removes and returns the first queued message matching pred, waiting up
+  // to timeout; the messages before it stay queued.
   async take(pred = () => true, what = 'a message', timeout = WAIT) {
     const deadline = Date.now() + timeout;
     for (;;) {
@@ -391,6 +399,7 @@ let labelSeq = 0;
 
 // Opens a WebSocket to /websocket?userId=... (or opts.path / opts.query),
 // resolving once it is open with a Client that has collected everything since.
+// opts.plain keeps text messages as { text } instead of parsing them.
 async function connect(srv, userId, opts = {}) {
   const p = opts.path || '/websocket';
   let query = opts.rawQuery !== undefined ? opts.rawQuery
@@ -399,7 +408,7 @@ async function connect(srv, userId, opts = {}) {
   const url = `ws://127.0.0.1:${srv.port}${p}${query ? `?${query}` : ''}`;
   const ws = new WebSocket(url, { headers: opts.headers, handshakeTimeout: WAIT, ...opts.wsOptions });
   const label = opts.label || `${userId}#${++labelSeq}`;
-  const c = srv.track(new Client(ws, userId, label));
+  const c = srv.track(new Client(ws, userId, label, opts.plain));
   await withTimeout(new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('close', () => reject(new Error(`${label}: handshake to ${url} failed` +
@@ -674,6 +683,15 @@ class RawWs extends RawSocket {
     }
   }
 
+  // The next text message matching pred; earlier ones are dropped.
+  async nextWhere(pred, what = 'a matching message', timeout = WAIT) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const m = await this.nextMessage(Math.max(1, deadline - Date.now()));
+      if (pred(m)) return m;
+    }
+  }
+
   // Sends a Single to userId (itself) and returns the messages before it.
   async sync(userId, timeout = WAIT) {
     const tag = `${SYNC_PREFIX}${process.pid}:${++syncSeq}`;
@@ -739,7 +757,8 @@ function upgradeRequest(target, o = {}) {
   for (const [n, v] of extra) {
     if (!defaults.some(([d]) => d.toLowerCase() === n.toLowerCase())) lines.push(`${n}: ${v}`);
   }
-  return { key, text: `GET ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n` };
+  const keyOver = extra.find(([n]) => n.toLowerCase() === 'sec-websocket-key');
+  return { key: keyOver ? keyOver[1] : key, text: `GET ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n` };
 }
 
 // Sends an upgrade request by hand and reads the answer. Returns
