@@ -288,7 +288,10 @@ void conn_send(struct conn *c, struct frame *f)
     if (c->state != CONN_WS && c->state != CONN_HTTP)
         return;
     queue_frame(c, f);
-    if (c->out && c->out->bytes > g.cfg->max_pending && c->state == CONN_WS)
+    /* One frame alone never counts as too much, so a message larger than
+     * the cap (an /echo of 16 MiB, say) can still be delivered. */
+    struct outq *q = c->out;
+    if (q && q->bytes > g.cfg->max_pending && q->end - q->start > 1 && c->state == CONN_WS)
         drop_slow_reader(c);
 }
 
@@ -484,6 +487,8 @@ void conn_close(struct conn *c, unsigned code, const char *reason)
         frame_unref(f);
     }
     c->close_code = (uint16_t)code;
+    if (code >= 1002 && code != 1005)
+        log_event(LOG_INFO, "event=close fd=%d code=%u reason=\"%s\"", c->fd, code, reason ? reason : "");
     if (code != 1005 && code >= STATS_CLOSE_MIN && code < STATS_CLOSE_MIN + STATS_CLOSE_CODES)
         stats.closes[code - STATS_CLOSE_MIN]++;
     start_closing(c);

@@ -413,18 +413,22 @@ static const char *parse_error_reason(int status)
     }
 }
 
-/* Keeps the bytes of a request that is not complete yet. */
+/* Keeps the bytes of a request that is not complete yet, with room for
+ * need bytes in all (the head and body, once the head tells). The parser's
+ * head limit and the body limit bound it. */
 static bool stash(struct conn *c, const uint8_t *data, size_t len, size_t need)
 {
     struct http_in *in = c->in.http;
-    size_t want = (in ? in->len : 0) + len;
-    if (!in || in->cap < need) {
-        size_t cap = need > want ? need : want;
+    size_t have = in ? in->len : 0;
+    size_t cap = in ? in->cap : 0;
+    if (need < have + len)
+        need = have + len;
+    if (cap < need) {
+        cap = cap * 2 > need ? cap * 2 : need;
         struct http_in *n = realloc(in, sizeof *n + cap);
         if (!n)
             return false;
-        if (!in)
-            n->len = 0;
+        n->len = have;
         n->cap = cap;
         c->in.http = in = n;
     }
@@ -459,8 +463,12 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
             refuse(c, 411, NULL, "POST needs a Content-Length");
             return;
         }
-        if (http_content_length(&req, g.cfg->max_message, &body_len) < 0) {
-            refuse(c, 413, NULL, "the body is larger than --max-message or its length is malformed");
+        if (http_content_length(&req, SIZE_MAX, &body_len) < 0) {
+            refuse(c, 400, NULL, "Content-Length must be one whole number");
+            return;
+        }
+        if (body_len > g.cfg->max_message) {
+            refuse(c, 413, NULL, "the body is larger than the message limit (--max-message)");
             return;
         }
     }

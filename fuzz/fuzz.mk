@@ -15,11 +15,13 @@ FUZZ_SECONDS ?= 30
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = $(WARN) $(CPPFLAGS) -O1 -g $(FUZZ_SAN)
 
-# Each harness as name:max_len; the length fits what the parser reads (a head
-# is at most 8 KiB, a frame header 14 bytes, a token 4 KiB).
-FUZZERS = http:12288 ws:512 utf8:512 json:4096 jwt:6144 conn:8192
+# Each harness as name:max_len:dictionary. The length fits what the parser
+# reads (a head is at most 8 KiB, a token 4 KiB); a dictionary X is
+# fuzz/X.dict, or build/fuzz/X.dict where it is put together below.
+FUZZERS = http:12288:http ws:512:ws utf8:512: json:4096:json jwt:6144:json conn:8192:conn
 FUZZ_NAMES = $(foreach f,$(FUZZERS),$(firstword $(subst :, ,$(f))))
 FUZZ_BINS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+.SECONDARY: $(FUZZ_BINS:%=%.o)
 
 # What each harness links, besides its own file.
 build/fuzz/fuzz_http: build/fuzz/http.o

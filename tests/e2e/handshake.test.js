@@ -66,7 +66,7 @@ test('the handshake sent in pieces, and a first frame in the same packet as the 
     h.frame(h.OP.text, JSON.stringify({ messageType: 0, to: 'eager', content: 'first' }))]));
   const res2 = await r2.readResponse();
   assert.equal(res2.status, 101);
-  const m = await r2.nextMessage();
+  const m = await r2.nextWhere((x) => x.messageType === 0, 'its own Single');
   assert.equal(m.content, 'first', 'a frame right behind the request head is not lost');
 });
 

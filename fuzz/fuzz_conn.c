@@ -1,0 +1,386 @@
+/* fuzz_conn.c - libFuzzer harness for a whole server connection: the bytes a
+ * client sends, as the server's read() sees them, through the real event
+ * loop, conn.c, server.c (HTTP, the handshake, the endpoints), wsconn.c and
+ * connmgr.c.
+ *
+ * Each input opens a socketpair, hands one end to conn_accept() and writes
+ * the input into the other in pieces, turning the loop after each (loop_wait
+ * with timeout 0, then conn_end_turn) and reading what the server sends. At
+ * the end it hangs up and turns the loop until the connection is reaped, so
+ * whatever a connection leaks shows up under LeakSanitizer.
+ *
+ * The first input byte is a knob:
+ *   bits 0-1  a handshake written first: none (the input brings its own),
+ *             /websocket as alice, /echo, or /websocket with a token
+ *   bits 2-3  the pieces written: all at once, or 1, 5 or 64 bytes (for the
+ *             first PIECES_MAX bytes; the rest goes at once, to stay fast)
+ *   bit 4     another user, bob, connects first (routing, presence)
+ *   bit 5     tight limits: 1 KiB of pending output, 1 message/s, bursts of 3
+ *   bit 6     a token secret, an API key and an allowed origin are set
+ *   bit 7     bob reads nothing until the end (a slow reader)
+ * Client frames must be masked; the corpus masks with the zero key, so the
+ * fuzzer sees and mutates payloads in the clear.
+ *
+ * Properties, beyond memory safety and leaks: what the server sends is well
+ * formed, either one HTTP answer whose body fits its Content-Length, or a
+ * 101 and then whole, unmasked, unfragmented frames (RFC 6455 section 5),
+ * whose text is UTF-8 and, on a chat connection, a Message json_read_message
+ * reads, with a close frame only last and only with a code one may send.
+ * Every connection is reaped once its peer hangs up, and the user table is
+ * empty again. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "connmgr.h"
+#include "fuzz/fuzz.h"
+#include "http.h"
+#include "json.h"
+#include "jwt.h"
+#include "log.h"
+#include "loop.h"
+#include "server.h"
+#include "ws.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+enum {
+    KNOB_PREFIX = 3,            /* bits 0-1: which handshake comes first */
+    KNOB_PIECES_SHIFT = 2,      /* bits 2-3: the size of the pieces written */
+    KNOB_BOB = 16,
+    KNOB_TIGHT = 32,
+    KNOB_AUTH = 64,
+    KNOB_BOB_STALLS = 128,
+};
+
+#define PIECES_MAX 1024         /* bytes written in small pieces, at most */
+#define TURNS_MAX 64            /* turns to wait for quiet, or for the reaping */
+#define KEEP_MAX (1u << 20)     /* output kept for the checks, per connection */
+#define SECRET "fuzz-secret"
+#define ORIGIN "https://chat.example"
+
+static struct loop *loop;
+static struct config base;      /* config_load's defaults, and a few of ours */
+static struct config cfg;       /* what the server reads: base plus the knob */
+static char prefixes[4][512];   /* the handshakes knob bits 0-1 choose */
+static char bob_hello[512];
+
+/* Our end of one connection, and what the server sent down it. */
+struct peer {
+    int fd;                     /* -1 when there is none */
+    bool echo;                  /* an /echo connection: binary allowed, no JSON */
+    bool eof;                   /* the server shut its side down */
+    uint8_t *out;               /* what it sent, up to KEEP_MAX bytes */
+    size_t len, cap;
+};
+
+/* ---- Set-up -------------------------------------------------------------- */
+
+/* A token for user signed with SECRET, without exp. */
+static void make_token(const char *user, char *out)
+{
+    char claims[128];
+    uint8_t mac[JWT_HMAC_LEN];
+    int n = snprintf(claims, sizeof claims, "{\"sub\":\"%s\"}", user);
+    size_t len = fuzz_b64url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27, out);
+
+    out[len++] = '.';
+    len += fuzz_b64url(claims, (size_t)n, out + len);
+    jwt_hmac_sha256((const uint8_t *)SECRET, sizeof SECRET - 1, out, len, mac);
+    out[len++] = '.';
+    fuzz_b64url(mac, sizeof mac, out + len);
+}
+
+static void make_hello(char *out, size_t cap, const char *target)
+{
+    snprintf(out, cap,
+             "GET %s HTTP/1.1\r\nHost: localhost:8080\r\nOrigin: " ORIGIN "\r\n"
+             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             target);
+}
+
+/* The history full from the start, so that every input meets the same
+ * server whatever ran before it (the history is replayed to each newcomer). */
+static void fill_history(void)
+{
+    for (int i = 0; i < CONNMGR_HISTORY; i++) {
+        struct message m = {.message_type = 1, .from = {"", 0}, .to = {"", 0},
+                            .content = {"earlier", 7}, .file_id = {"", 0}, .url = {"", 0}};
+        char why[64];
+        EXPECT(connmgr_push(&m, why, sizeof why) == 0);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    char *args[] = {"fuzz_conn", NULL};
+    char alice[256], bob[256], target[512];
+
+    /* A peer that hangs up mid-write costs an EPIPE, as in pusher.c. */
+    signal(SIGPIPE, SIG_IGN);
+    EXPECT(config_load(&base, 1, args) == 0);
+    base.max_connections = 8;   /* pusher.c derives it from the fd limit */
+    base.echo = true;
+    cfg = base;
+    log_set_level(LOG_ERROR);
+    loop = loop_create(1024, cfg.backend);
+    EXPECT(loop && connmgr_init((size_t)cfg.max_connections, cfg.max_message) == 0);
+    /* No listening socket: connections come from conn_accept() below. */
+    server_init(loop, &cfg, -1, 16);
+    fill_history();
+
+    make_token("alice", alice);
+    make_token("bob", bob);
+    make_hello(prefixes[1], sizeof prefixes[1], "/websocket?userId=alice");
+    make_hello(prefixes[2], sizeof prefixes[2], "/echo");
+    snprintf(target, sizeof target, "/websocket?userId=alice&since=18446744073709551615&token=%s", alice);
+    make_hello(prefixes[3], sizeof prefixes[3], target);
+    snprintf(target, sizeof target, "/websocket?userId=bob&since=18446744073709551615&token=%s", bob);
+    make_hello(bob_hello, sizeof bob_hello, target);
+    return 0;
+}
+
+/* ---- Driving the loop ---------------------------------------------------- */
+
+static void open_peer(struct peer *p)
+{
+    int sv[2];
+
+    EXPECT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    EXPECT(conn_accept(sv[0]) != NULL);
+    p->fd = sv[1];
+}
+
+/* Reads all the server has sent p (if any); returns how many bytes. */
+static size_t drain(struct peer *p)
+{
+    uint8_t buf[65536];
+    size_t got = 0;
+    ssize_t n = -1;
+
+    if (!p || p->fd < 0)
+        return 0;
+    while (!p->eof && (n = read(p->fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            EXPECT(errno == EAGAIN || errno == ECONNRESET);
+            p->eof = errno == ECONNRESET;
+            break;
+        }
+        got += (size_t)n;
+        size_t keep = p->len + (size_t)n <= KEEP_MAX ? (size_t)n : KEEP_MAX - p->len;
+        if (p->len + keep > p->cap) {
+            p->cap = p->len + keep > 2 * p->cap ? p->len + keep : 2 * p->cap;
+            p->out = realloc(p->out, p->cap);
+            EXPECT(p->out);
+        }
+        memcpy(p->out + p->len, buf, keep);
+        p->len += keep;
+    }
+    if (n == 0)
+        p->eof = true;
+    return got;
+}
+
+static int turn(void)
+{
+    int n = loop_wait(loop, 0);
+    conn_end_turn();
+    return n;
+}
+
+/* Turns the loop until nothing happens; false if it never got quiet. A quiet
+ * loop has written all it will to whoever reads. */
+static bool settle(struct peer *a, struct peer *b)
+{
+    for (int i = 0; i < TURNS_MAX; i++) {
+        int ready = turn();
+        size_t got = drain(a) + drain(b);
+        if (ready == 0 && got == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Writes s to p in pieces of piece bytes (the first PIECES_MAX of them),
+ * a loop turn after each, reading what comes back (from b too, if b reads). */
+static void feed(struct peer *p, const uint8_t *s, size_t n, size_t piece, struct peer *b)
+{
+    int stuck = 0;
+
+    for (size_t off = 0; off < n && stuck < TURNS_MAX;) {
+        size_t want = off < PIECES_MAX && piece < n - off ? piece : n - off;
+        ssize_t w = write(p->fd, s + off, want);
+        if (w < 0 && errno != EAGAIN)
+            break;              /* EPIPE: the server hung up */
+        stuck = w > 0 ? 0 : stuck + 1;
+        off += w > 0 ? (size_t)w : 0;
+        turn();
+        drain(p);
+        drain(b);
+    }
+}
+
+/* ---- What the server sent ------------------------------------------------ */
+
+static const uint8_t *find(const uint8_t *p, size_t len, const char *what)
+{
+    return memmem(p, len, what, strlen(what));
+}
+
+/* One frame from the server: complete is false where the output may stop
+ * short (the loop never got quiet). Returns its length, or 0 at the end. */
+static size_t check_frame(const struct peer *p, const uint8_t *f, size_t left, bool complete)
+{
+    struct ws_header h;
+    int r = ws_parse_header(f, left, false, &h);
+
+    EXPECT(r >= 0);
+    if (r == 0 || left - (size_t)r < h.len) {
+        EXPECT(!complete);
+        return 0;
+    }
+    EXPECT(!h.masked && h.fin);
+    const uint8_t *payload = f + r;
+    size_t len = (size_t)h.len;
+    switch (h.opcode) {
+    case WS_OP_TEXT:
+        EXPECT(utf8_validate(UTF8_ACCEPT, payload, len) == UTF8_ACCEPT);
+        if (!p->echo) {
+            struct message m;
+            char why[200], *scratch = malloc(len ? len : 1);
+            int ok = json_read_message((const char *)payload, len, scratch, &m, why, sizeof why);
+            if (ok != 0)
+                fprintf(stderr, "not a Message (%s): %.*s\n", why, (int)len, payload);
+            EXPECT(ok == 0 && m.message_type >= 0 && m.message_type <= 4);
+            free(scratch);
+        }
+        break;
+    case WS_OP_BINARY:
+        EXPECT(p->echo);
+        break;
+    case WS_OP_CLOSE: {
+        unsigned code;
+        EXPECT(ws_parse_close(payload, len, &code) == 0);
+        EXPECT((size_t)r + len == left);    /* nothing after a close (section 5.5.1) */
+        break;
+    }
+    case WS_OP_PING:
+    case WS_OP_PONG:
+        break;
+    default:
+        EXPECT(!"a continuation frame from a server that never fragments");
+    }
+    return (size_t)r + len;
+}
+
+static void check_output(const struct peer *p, bool complete)
+{
+    const uint8_t *out = p->out, *end = out + p->len;
+
+    if (p->len == 0 || p->len == KEEP_MAX)
+        return;
+    EXPECT(p->len < 9 || memcmp(out, "HTTP/1.1 ", 9) == 0);
+    const uint8_t *blank = find(out, p->len, "\r\n\r\n");
+    if (!blank) {
+        EXPECT(!complete);
+        return;
+    }
+    const uint8_t *body = blank + 4;
+    size_t head = (size_t)(body - out);
+    int status = atoi((const char *)out + 9);
+    if (status != 101) {
+        EXPECT(status >= 200 && status <= 599);
+        const uint8_t *cl = find(out, head, "\r\nContent-Length: ");
+        EXPECT(cl);
+        size_t want = strtoul((const char *)cl + 18, NULL, 10), got = (size_t)(end - body);
+        /* HEAD gets the length without the body. */
+        EXPECT(got == want || got == 0 || (!complete && got < want));
+        return;
+    }
+    EXPECT(find(out, head, "\r\nSec-WebSocket-Accept: "));
+    for (const uint8_t *f = body; f < end;) {
+        size_t n = check_frame(p, f, (size_t)(end - f), complete);
+        if (n == 0)
+            break;
+        f += n;
+    }
+}
+
+/* Does the request at the start of s ask for /echo? */
+static bool asks_echo(const uint8_t *s, size_t n)
+{
+    struct http_request req;
+    int r = http_parse_request((const char *)s, n, &req);
+    return r > 0 && http_path_len(req.target, req.target_len) == 5 &&
+           memcmp(req.target, "/echo", 5) == 0;
+}
+
+/* ---- One input ----------------------------------------------------------- */
+
+static void apply_knob(uint8_t knob)
+{
+    cfg = base;
+    if (knob & KNOB_AUTH) {
+        cfg.secret = SECRET;
+        cfg.api_key = "fuzz-key";
+        strcpy(cfg.origins[0], ORIGIN);
+        cfg.num_origins = 1;
+    }
+    if (knob & KNOB_TIGHT) {
+        cfg.max_pending = 1024;
+        cfg.max_rate = 1;
+        cfg.max_burst = 3;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const size_t pieces[] = {SIZE_MAX, 1, 5, 64};
+    struct peer alice = {.fd = -1}, bob = {.fd = -1};
+
+    if (size < 1)
+        return 0;
+    uint8_t knob = data[0];
+    apply_knob(knob);
+
+    if (knob & KNOB_BOB) {
+        open_peer(&bob);
+        feed(&bob, (const uint8_t *)bob_hello, strlen(bob_hello), SIZE_MAX, NULL);
+        settle(&bob, &alice);
+    }
+    struct peer *bob_reads = knob & KNOB_BOB_STALLS ? &alice : &bob;
+
+    const char *prefix = prefixes[knob & KNOB_PREFIX];
+    size_t plen = strlen(prefix), n = plen + size - 1;
+    uint8_t *stream = malloc(n ? n : 1);
+    memcpy(stream, prefix, plen);
+    memcpy(stream + plen, data + 1, size - 1);
+    alice.echo = asks_echo(stream, n);
+    open_peer(&alice);
+    feed(&alice, stream, n, pieces[knob >> KNOB_PIECES_SHIFT & 3], bob_reads);
+    bool quiet = settle(&alice, bob_reads);
+    check_output(&alice, quiet);
+    if (bob.fd >= 0) {
+        bool bob_quiet = settle(&bob, &alice);
+        check_output(&bob, quiet && bob_quiet);
+    }
+
+    /* Hang up, and every connection must be reaped, every user gone. */
+    close(alice.fd);
+    if (bob.fd >= 0)
+        close(bob.fd);
+    for (int i = 0; i < TURNS_MAX && conn_count() > 0; i++)
+        turn();
+    EXPECT(conn_count() == 0);
+    EXPECT(connmgr_connections() == 0 && connmgr_users() == 0);
+    free(stream);
+    free(alice.out);
+    free(bob.out);
+    return 0;
+}
