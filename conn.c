@@ -205,8 +205,10 @@ static void on_timer(struct loop *l, void *data)
         if (list->head && list_due_in(list) < next)
             next = list_due_in(list);
     }
+    if (next == INT64_MAX)
+        return;                 /* no connection has a deadline */
     next += loop_now(g.loop);
-    if (next > 0 && (!g.timer.armed || next < g.timer.when))
+    if (!g.timer.armed || next < g.timer.when)
         loop_timer_arm(g.loop, &g.timer, next);
 }
 

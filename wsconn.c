@@ -170,6 +170,8 @@ static long take_header(struct conn *c, struct rx *rx, const uint8_t *p, size_t 
 
 static bool append_msg(struct rx *rx, const uint8_t *p, size_t n)
 {
+    if (n == 0)
+        return true;
     if (rx->msg_len + n > rx->msg_cap) {
         /* Doubling keeps a message that trickles in byte by byte linear;
          * accept_header already bounded the total by the message limit. */

@@ -12,8 +12,9 @@
  * The first input byte is a knob:
  *   bits 0-1  a handshake written first: none (the input brings its own),
  *             /websocket as alice, /echo, or /websocket with a token
- *   bits 2-3  the pieces written: all at once, or 1, 5 or 64 bytes (for the
- *             first PIECES_MAX bytes; the rest goes at once, to stay fast)
+ *   bits 2-3  the pieces the input is written in, after the handshake: all
+ *             at once, or 1, 5 or 64 bytes (for its first PIECES_MAX bytes;
+ *             the rest goes at once, to stay fast)
  *   bit 4     another user, bob, connects first (routing, presence)
  *   bit 5     tight limits: 1 KiB of pending output, 1 message/s, bursts of 3
  *   bit 6     a token secret, an API key and an allowed origin are set
@@ -56,7 +57,7 @@ enum {
     KNOB_BOB_STALLS = 128,
 };
 
-#define PIECES_MAX 1024         /* bytes written in small pieces, at most */
+#define PIECES_MAX 512          /* bytes written in small pieces, at most */
 #define TURNS_MAX 64            /* turns to wait for quiet, or for the reaping */
 #define KEEP_MAX (1u << 20)     /* output kept for the checks, per connection */
 #define SECRET "fuzz-secret"
@@ -160,7 +161,7 @@ static void open_peer(struct peer *p)
 /* Reads all the server has sent p (if any); returns how many bytes. */
 static size_t drain(struct peer *p)
 {
-    uint8_t buf[65536];
+    static uint8_t buf[65536];
     size_t got = 0;
     ssize_t n = -1;
 
@@ -207,14 +208,20 @@ static bool settle(struct peer *a, struct peer *b)
     return false;
 }
 
-/* Writes s to p in pieces of piece bytes (the first PIECES_MAX of them),
- * a loop turn after each, reading what comes back (from b too, if b reads). */
-static void feed(struct peer *p, const uint8_t *s, size_t n, size_t piece, struct peer *b)
+/* Writes s to p: the first whole bytes at once, then pieces of piece bytes
+ * (up to PIECES_MAX of them), then the rest; a loop turn after each write,
+ * reading what comes back (from b too, if b reads). */
+static void feed(struct peer *p, const uint8_t *s, size_t n, size_t whole, size_t piece,
+                 struct peer *b)
 {
     int stuck = 0;
 
     for (size_t off = 0; off < n && stuck < TURNS_MAX;) {
-        size_t want = off < PIECES_MAX && piece < n - off ? piece : n - off;
+        size_t want = n - off;
+        if (off < whole)
+            want = whole - off;
+        else if (off - whole < PIECES_MAX && piece < want)
+            want = piece;
         ssize_t w = write(p->fd, s + off, want);
         if (w < 0 && errno != EAGAIN)
             break;              /* EPIPE: the server hung up */
@@ -231,6 +238,28 @@ static void feed(struct peer *p, const uint8_t *s, size_t n, size_t piece, struc
 static const uint8_t *find(const uint8_t *p, size_t len, const char *what)
 {
     return memmem(p, len, what, strlen(what));
+}
+
+/* Has this text been checked already? The history is replayed to every
+ * newcomer, and checking its hundred Messages anew each time would cost
+ * most of an input's time; a set of their hashes remembers them. */
+static bool seen_before(const uint8_t *p, size_t len)
+{
+    static uint64_t seen[4096];
+    uint64_t h = len, w;
+    size_t i = 0;
+    for (; len - i >= sizeof w; i += sizeof w) {     /* a word at a time: fast */
+        memcpy(&w, p + i, sizeof w);
+        h = (h ^ w) * 0x100000001b3u;
+        h ^= h >> 29;
+    }
+    for (; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    h |= 1;                     /* 0 marks an empty slot */
+    uint64_t *slot = &seen[h % (sizeof seen / sizeof seen[0])];
+    bool hit = *slot == h;
+    *slot = h;
+    return hit;
 }
 
 /* One frame from the server: complete is false where the output may stop
@@ -250,6 +279,8 @@ static size_t check_frame(const struct peer *p, const uint8_t *f, size_t left, b
     size_t len = (size_t)h.len;
     switch (h.opcode) {
     case WS_OP_TEXT:
+        if (!p->echo && seen_before(payload, len))
+            break;
         EXPECT(utf8_validate(UTF8_ACCEPT, payload, len) == UTF8_ACCEPT);
         if (!p->echo) {
             struct message m;
@@ -279,12 +310,22 @@ static size_t check_frame(const struct peer *p, const uint8_t *f, size_t left, b
     return (size_t)r + len;
 }
 
+/* With FUZZ_CONN_DUMP set (replaying one input), shows what the server sent. */
+static void dump(const char *who, const struct peer *p)
+{
+    if (!getenv("FUZZ_CONN_DUMP"))
+        return;
+    fprintf(stderr, "%s got %zu bytes:\n", who, p->len);
+    for (size_t i = 0; i < p->len; i++)
+        fprintf(stderr, p->out[i] >= ' ' && p->out[i] < 0x7f ? "%c" : "\\x%02x", p->out[i]);
+    fprintf(stderr, "\n");
+}
+
 static void check_output(const struct peer *p, bool complete)
 {
-    const uint8_t *out = p->out, *end = out + p->len;
-
     if (p->len == 0 || p->len == KEEP_MAX)
         return;
+    const uint8_t *out = p->out, *end = out + p->len;
     EXPECT(p->len < 9 || memcmp(out, "HTTP/1.1 ", 9) == 0);
     const uint8_t *blank = find(out, p->len, "\r\n\r\n");
     if (!blank) {
@@ -351,7 +392,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (knob & KNOB_BOB) {
         open_peer(&bob);
-        feed(&bob, (const uint8_t *)bob_hello, strlen(bob_hello), SIZE_MAX, NULL);
+        feed(&bob, (const uint8_t *)bob_hello, strlen(bob_hello), 0, SIZE_MAX, NULL);
         settle(&bob, &alice);
     }
     struct peer *bob_reads = knob & KNOB_BOB_STALLS ? &alice : &bob;
@@ -363,11 +404,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(stream + plen, data + 1, size - 1);
     alice.echo = asks_echo(stream, n);
     open_peer(&alice);
-    feed(&alice, stream, n, pieces[knob >> KNOB_PIECES_SHIFT & 3], bob_reads);
+    feed(&alice, stream, n, plen, pieces[knob >> KNOB_PIECES_SHIFT & 3], bob_reads);
     bool quiet = settle(&alice, bob_reads);
+    dump("alice", &alice);
     check_output(&alice, quiet);
     if (bob.fd >= 0) {
         bool bob_quiet = settle(&bob, &alice);
+        dump("bob", &bob);
         check_output(&bob, quiet && bob_quiet);
     }
 

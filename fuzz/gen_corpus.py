@@ -39,6 +39,11 @@ def upgrade_headers(key=RFC_KEY, extra=()):
             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", *extra]
 
 
+def post(target, body, headers=()):
+    return request(target, ["Host: x", *headers, f"Content-Length: {len(body)}"],
+                   method="POST", body=body)
+
+
 def hello(target="/websocket?userId=alice", extra=()):
     return request(target, upgrade_headers(extra=extra))
 
@@ -111,9 +116,8 @@ def http_seeds():
                                              "Accept: */*"], version="1.0"),
         "curl-metrics": request("/metrics", ["Host: localhost", "Accept: */*"]),
         "head-index": request("/", ["Host: x"], method="HEAD"),
-        "post-push": request("/api/push", [
-            "Host: x", "Authorization: Bearer fuzz-key", "Content-Type: application/json",
-            "Content-Length: 38"], method="POST", body=b'{"messageType":1,"content":"hello all"}'),
+        "post-push": post("/api/push", b'{"messageType":1,"content":"hello all"}',
+                          ["Authorization: Bearer fuzz-key", "Content-Type: application/json"]),
         "post-two-lengths": request("/api/push", ["Content-Length: 2", "content-length: 02"],
                                     method="POST", body=b"{}"),
         "post-chunked": request("/api/push", ["Transfer-Encoding: chunked"], method="POST",
@@ -229,11 +233,11 @@ def jwt_seeds():
         # knob 0x01: header NUL claims, signed by the harness
         "signed-good": b"\x01" + signed(HS256, good),
         "signed-escaped": b"\x01" + rb'{"alg":"HS\u0032\u00356"}' + b"\0" + rb'{"sub":"\u0061lice","exp":4102444800}',
-        "signed-duplicate-sub": b"\x01" + signed(HS256, {}) [:-1] + b'"sub":"alice","sub":"alice"}'.replace(b"{", b""),
+        "signed-duplicate-sub": b"\x01" + json.dumps(HS256).encode() + b'\0{"sub":"alice","sub":"bob"}',
         "signed-float-exp": b"\x01" + json.dumps(HS256).encode() + b"\0" + b'{"sub":"alice","exp":1.7e9}',
         "signed-typ-jwe": b"\x01" + signed({"alg": "HS256", "typ": "JWE"}, good),
-        # knob 0x41: a 32-byte HMAC key from the data
-        "hmac-long-key": b"\x81" + bytes(range(64)) + b"message",
+        # knob 0x80: the first 64 bytes are also an HMAC key (a full block)
+        "hmac-long-key": b"\x80" + bytes(range(64)) + b"message",
     }
 
 
@@ -254,12 +258,12 @@ def conn_seeds():
         "app-js": knob() + request("/app.js", ["Host: x"]),
         "traversal": knob() + request("/%2e%2e/%2e%2e/etc/passwd", ["Host: x"]),
         "not-found": knob() + request("/nope.txt", ["Host: x"]),
-        "post-push": knob() + request("/api/push", [
-            "Host: x", "Content-Type: application/json", "Content-Length: 40"],
-            method="POST", body=b'{"messageType":2,"content":"maintenance"}'),
-        "post-push-keyed": knob(auth=True) + request("/api/push", [
-            "Host: x", f"Authorization: Bearer {API_KEY}", "Content-Length: 41"],
-            method="POST", body=b'{"messageType":0,"to":"bob","content":"psst"}'),
+        "post-push": knob() + post("/api/push", b'{"messageType":2,"content":"maintenance"}',
+                                   ["Content-Type: application/json"]),
+        "post-push-keyed": knob(auth=True) + post("/api/push", b'{"messageType":0,"to":"bob"}',
+                                                  [f"Authorization: Bearer {API_KEY}"]),
+        "post-push-bad-json": knob() + post("/api/push", b'{"messageType":'),
+        "post-push-then-more": knob() + post("/api/push", b'{"messageType":1}') + b"GET / HTTP/1.1\r\n\r\n",
         "post-no-length": knob() + request("/api/push", ["Host: x"], method="POST"),
         "post-chunked": knob() + request("/api/push", ["Transfer-Encoding: chunked"],
                                          method="POST", body=b"0\r\n\r\n"),
