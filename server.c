@@ -181,6 +181,8 @@ static const char *handshake_problem(const struct http_request *req, int *status
     }
     if (req->minor_version < 1)
         return "a WebSocket handshake needs HTTP/1.1";
+    if (!http_header_find(req, "host"))
+        return "a WebSocket handshake needs a Host header";
     if (!header_is(req, "upgrade", "websocket"))
         return "this endpoint needs a WebSocket upgrade (Upgrade: websocket)";
     if (!header_is(req, "connection", "upgrade"))

@@ -421,6 +421,13 @@ static int skip_value(const char *p, size_t n, size_t *i)
     return 0;
 }
 
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    return i;
+}
+
 struct msg {
     long type;              /* messageType, -1 when absent */
     const char *content;    /* raw string body, escapes left in */
@@ -435,13 +442,12 @@ static int parse_msg(const char *p, size_t n, struct msg *m)
     m->type = -1;
     m->content = NULL;
     m->content_len = 0;
-#define WS() while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')) i++
-    WS();
+    i = skip_ws(p, n, i);
     if (i >= n || p[i] != '{')
         return -1;
     i++;
     for (;;) {
-        WS();
+        i = skip_ws(p, n, i);
         if (i < n && p[i] == '}')
             return 0;
         if (i >= n || p[i] != '"')
@@ -450,11 +456,11 @@ static int parse_msg(const char *p, size_t n, struct msg *m)
         if (skip_string(p, n, &i) < 0)
             return -1;
         size_t klen = i - 1 - k0;
-        WS();
+        i = skip_ws(p, n, i);
         if (i >= n || p[i] != ':')
             return -1;
         i++;
-        WS();
+        i = skip_ws(p, n, i);
         size_t v0 = i;
         if (skip_value(p, n, &i) < 0)
             return -1;
@@ -466,11 +472,10 @@ static int parse_msg(const char *p, size_t n, struct msg *m)
             m->content = p + v0 + 1;
             m->content_len = i - v0 - 2;
         }
-        WS();
+        i = skip_ws(p, n, i);
         if (i < n && p[i] == ',')
             i++;
     }
-#undef WS
 }
 
 /* Reads "<tag>:<seq>:<t_us>..." from a content string we sent. */

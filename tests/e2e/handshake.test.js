@@ -131,6 +131,9 @@ const BAD_UPGRADE = [
   ['no Upgrade header', { omit: ['Upgrade'] }, 400],
   ['Upgrade naming another protocol', { headers: { Upgrade: 'h2c' } }, 400],
   ['a plain GET without any upgrade header', { omit: ['Upgrade', 'Connection', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version'] }, 400],
+  ['no Host header (RFC 6455 §4.2.1 item 2)', { omit: ['Host'] }, 400],
+  ['Sec-WebSocket-Key not 16 bytes of base64', { headers: { 'Sec-WebSocket-Key': 'c2hvcnQ=' } }, 400],
+  ['Connection without the upgrade token', { headers: { Connection: 'keep-alive' } }, 400],
 ];
 
 for (const [what, o, status] of BAD_UPGRADE) {
