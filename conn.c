@@ -59,6 +59,8 @@ static struct {
     int64_t epoch;              /* loop time that conn clocks count from */
     struct conn *flush;         /* connections with output to write */
     struct conn *reap;          /* dead connections to free */
+    struct conn **leaving;      /* WebSockets that stopped being open this turn */
+    size_t nleaving, leaving_cap;
     size_t count;               /* live connections */
     uint8_t scratch[SCRATCH_SIZE];
 } g;
@@ -459,8 +461,28 @@ void conn_upgrade(struct conn *c)
     list_append(c, LIST_ACTIVE, conn_clock());
 }
 
+/* A WebSocket stops being open the moment its close starts, not when its
+ * socket is finally freed, so counts and OfflineNotify do not lag by the
+ * linger time. The layers above hear of it at the end of the turn, never in
+ * the middle of a broadcast that may be what closed it. */
+static void note_leaving(struct conn *c)
+{
+    if (c->state != CONN_WS)
+        return;
+    if (g.nleaving == g.leaving_cap) {
+        size_t cap = g.leaving_cap ? 2 * g.leaving_cap : 64;
+        struct conn **v = realloc(g.leaving, cap * sizeof *v);
+        if (!v)
+            return;             /* the reaper tells them instead */
+        g.leaving = v;
+        g.leaving_cap = cap;
+    }
+    g.leaving[g.nleaving++] = c;
+}
+
 static void start_closing(struct conn *c)
 {
+    note_leaving(c);
     c->state = CONN_DRAIN;
     list_append(c, LIST_CLOSING, conn_clock());
     if (!c->out)
@@ -506,6 +528,7 @@ void conn_kill(struct conn *c)
 {
     if (c->state == CONN_DEAD)
         return;
+    note_leaving(c);
     c->state = CONN_DEAD;
     list_unlink(c);
     /* The reap list reuses flush_next: a dead connection writes nothing. */
@@ -562,9 +585,11 @@ static void flush_all(void)
 
 void conn_end_turn(void)
 {
-    /* Reaping can queue output (OfflineNotify) and writing can find dead
-     * sockets, so go round until both lists are empty. */
-    while (g.reap || g.flush) {
+    /* Leaving queues output (OfflineNotify) and writing can find dead
+     * sockets, so go round until all three lists are empty. */
+    while (g.nleaving || g.reap || g.flush) {
+        while (g.nleaving)
+            g.hooks.left(g.leaving[--g.nleaving]);
         reap_all();
         flush_all();
     }

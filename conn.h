@@ -76,6 +76,7 @@ struct conn {
 struct conn_hooks {
     void (*http_input)(struct conn *c, uint8_t *data, size_t len);
     void (*ws_input)(struct conn *c, uint8_t *data, size_t len);
+    void (*left)(struct conn *c);     /* a WebSocket stopped being open */
     void (*closed)(struct conn *c);   /* just before it is freed */
 };
 

@@ -527,13 +527,18 @@ static void on_resume(struct loop *l, void *data)
     set_accepting(conn_count() < g.max_sockets);
 }
 
+static void on_left(struct conn *c)
+{
+    log_event(LOG_INFO, "event=disconnect fd=%d user=\"%s\" code=%u", c->fd,
+              connmgr_user_id(c), c->close_code);
+    connmgr_leave(c);
+}
+
 static void on_closed(struct conn *c)
 {
     if (c->flags & CONN_UPGRADED) {
-        log_event(LOG_INFO, "event=disconnect fd=%d user=\"%s\" code=%u", c->fd,
-                  connmgr_user_id(c), c->close_code);
+        connmgr_leave(c);       /* a no-op unless on_left could not be told */
         wsconn_free(c);
-        connmgr_leave(c);
     } else {
         free(c->in.http);
         c->in.http = NULL;
@@ -585,6 +590,7 @@ void server_init(struct loop *l, const struct config *cfg, int listen_fd, size_t
     static const struct conn_hooks hooks = {
         .http_input = http_input,
         .ws_input = wsconn_input,
+        .left = on_left,
         .closed = on_closed,
     };
     conn_init(l, cfg, &hooks);
