@@ -3,7 +3,9 @@
 #   make          build ./pusher (statically linked)
 #   make run      build and start it with its defaults (port 8080)
 #   make check    build and run every test suite (installs what they need)
-#   make install  install the binary under $(DESTDIR)$(PREFIX)
+#   make install  install the binary and its man page under $(DESTDIR)$(PREFIX)
+#   make bench    measure pusher against a Node ws server (bench/)
+#   make fuzz     run every libFuzzer harness for a while (fuzz/)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -78,11 +80,13 @@ check: pusher pusher-asan unit
 	bash tests/run
 
 install: pusher
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 pusher $(DESTDIR)$(PREFIX)/bin/pusher
+	install -m 644 pusher.1 $(DESTDIR)$(PREFIX)/share/man/man1/pusher.1
 
 clean:
 	rm -rf build pusher pusher-asan
 
 include fuzz/fuzz.mk
+include bench/bench.mk
 -include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,6 +172,17 @@ static bool parse_since(const char *s, long len, uint64_t *out)
     return true;
 }
 
+/* How many times name appears: the handshake's own headers may appear once
+ * (RFC 6455 §11.3.1, §11.3.5; Host by RFC 9112 §3.2), since two values
+ * would leave it ambiguous which one was answered. */
+static size_t header_count(const struct http_request *req, const char *name)
+{
+    size_t n = 0, len = strlen(name);
+    for (size_t i = 0; i < req->num_headers; i++)
+        n += req->headers[i].name_len == len && strncasecmp(req->headers[i].name, name, len) == 0;
+    return n;
+}
+
 /* The §4.2.1 checks every WebSocket endpoint shares. NULL when they pass;
  * else sets *status and returns the reason. */
 static const char *handshake_problem(const struct http_request *req, int *status)
@@ -183,6 +196,10 @@ static const char *handshake_problem(const struct http_request *req, int *status
         return "a WebSocket handshake needs HTTP/1.1";
     if (!http_header_find(req, "host"))
         return "a WebSocket handshake needs a Host header";
+    static const char *const once[] = {"host", "sec-websocket-key", "sec-websocket-version"};
+    for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
+        if (header_count(req, once[i]) > 1)
+            return "Host, Sec-WebSocket-Key and Sec-WebSocket-Version may each appear only once";
     if (!header_is(req, "upgrade", "websocket"))
         return "this endpoint needs a WebSocket upgrade (Upgrade: websocket)";
     if (!header_is(req, "connection", "upgrade"))
@@ -575,6 +592,10 @@ static void on_listen(struct loop *l, int fd, void *data, int mask)
             }
             return;
         }
+        /* pusher gathers each turn's output into one writev itself, so
+         * Nagle's algorithm would only hold the last bytes back. */
+        int one = 1;
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (!conn_accept(s))
             close(s);
     }

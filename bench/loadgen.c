@@ -123,6 +123,28 @@ static long server_rss_kib(void)
     return kib;
 }
 
+/* Seconds a task has spent running and waiting for a CPU while runnable
+ * (/proc/PID/schedstat): on a shared machine the wait says how much of a
+ * phase the other tenants took. */
+struct sched { double run, wait; };
+
+static struct sched schedstat(int pid)
+{
+    char path[64];
+    unsigned long long run = 0, wait = 0;
+    if (pid)
+        snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/schedstat");
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+            run = wait = 0;
+        fclose(f);
+    }
+    return (struct sched){(double)run / 1e9, (double)wait / 1e9};
+}
+
 static double self_cpu(void)
 {
     struct rusage ru;
@@ -193,7 +215,6 @@ struct conn {
     uint8_t state;      /* enum state */
     uint8_t role;       /* enum role */
     bool dirty;         /* on the flush list */
-    bool busy;          /* echo: a message is out and not yet back */
     bool pollout;       /* EPOLLOUT is armed: the socket refused output */
     uint32_t rlen;      /* bytes held in rbuf */
     uint64_t skip;      /* bytes of an oversized frame still to discard */
@@ -219,7 +240,6 @@ static struct {
     int codes[MAX_CODES][2]; /* close code, times seen */
     int ncodes;
     char first_error[128];   /* the first failure, said in words */
-    uint64_t bytes_in;       /* bytes read, after the handshake */
     uint64_t last_in;        /* when bytes last arrived */
     uint64_t others;         /* messages that were not ours (notifies, history) */
     uint64_t sys_errors;     /* SysNotify messages received */
@@ -562,7 +582,6 @@ static void send_echo(struct conn *c)
     size_t n = build_msg(buf, sizeof buf, 0, c->user, 'e', w.sent, now_us());
     w.sent++;
     w.expected++;
-    c->busy = true;
     send_frame(c, 1, buf, n);
 }
 
@@ -571,7 +590,7 @@ static void on_text(struct conn *c, const char *p, size_t n)
     struct msg m;
     uint64_t seq, t;
     if (parse_msg(p, n, &m) < 0) {
-        note_error("unparsable message: %.60s", p);
+        note_error("unparsable message: %.*s", (int)(n < 60 ? n : 60), p);
         st.others++;
         return;
     }
@@ -591,7 +610,6 @@ static void on_text(struct conn *c, const char *p, size_t n)
         hist_add(now - t);
         w.delivered++;
         w.last_delivery = w.last_progress = now;
-        c->busy = false;
         if (w.sending && now < w.t_stop)
             send_echo(c);
     } else {
@@ -691,7 +709,6 @@ static void on_handshake(struct conn *c)
     size_t hl = (size_t)(end + 4 - c->rbuf);
     memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
     c->rlen -= (uint32_t)hl;
-    st.bytes_in += c->rlen;
     parse_frames(c);
 }
 
@@ -712,7 +729,6 @@ static void on_readable(struct conn *c)
         on_handshake(c);
         return;
     }
-    st.bytes_in += (uint64_t)n;
     st.last_in = now_us();
     parse_frames(c);
 }
@@ -822,11 +838,40 @@ static void settle(int quiet_ms, int limit_ms)
 
 /* ------------------------------------------------------------------ report */
 
+static struct sched phase_server, phase_self; /* schedstat at the phase's start */
+static double phase_start;                    /* now_us() then, in seconds */
+
+static void phase_begin(void)
+{
+    phase_server = opt.pid ? schedstat(opt.pid) : (struct sched){0, 0};
+    phase_self = schedstat(0);
+    phase_start = (double)now_us() / 1e6;
+}
+
+/* How much of the phase the server and loadgen each spent runnable but not
+ * running, as a share of the phase. */
+static struct { double len, server_wait, self_wait; } phase;
+
+static void phase_end(void)
+{
+    struct sched s = opt.pid ? schedstat(opt.pid) : (struct sched){0, 0}, me = schedstat(0);
+    phase.len = (double)now_us() / 1e6 - phase_start;
+    phase.server_wait = phase.len > 0 ? 100 * (s.wait - phase_server.wait) / phase.len : 0;
+    phase.self_wait = phase.len > 0 ? 100 * (me.wait - phase_self.wait) / phase.len : 0;
+}
+
+static void print_waits(FILE *f)
+{
+    fprintf(f, ",\"phase_s\":%.3f,\"server_runq_wait_pct\":%.1f,\"loadgen_runq_wait_pct\":%.1f",
+            phase.len, phase.server_wait, phase.self_wait);
+}
+
 static void print_common(FILE *f)
 {
     fprintf(f, "\"label\":\"%s\",\"connections\":%d,\"opened\":%d,\"failed\":%d,"
-               "\"closed\":%d,\"server_sys_errors\":%" PRIu64 ",\"close_codes\":{",
-            opt.label, nconns, st.opened, st.failed, st.closed, st.sys_errors);
+               "\"closed\":%d,\"server_sys_errors\":%" PRIu64 ",\"other_messages\":%" PRIu64
+               ",\"close_codes\":{",
+            opt.label, nconns, st.opened, st.failed, st.closed, st.sys_errors, st.others);
     for (int i = 0; i < st.ncodes; i++)
         fprintf(f, "%s\"%d\":%d", i ? "," : "", st.codes[i][0], st.codes[i][1]);
     fprintf(f, "},\"first_error\":\"");
@@ -848,10 +893,12 @@ static void run_idle(void)
 {
     long rss0 = server_rss_kib();
     double cpu0 = server_cpu();
+    phase_begin();
     double secs = connect_all(120);
     settle(300, 20000);
     double cpu = server_cpu() - cpu0;
     long rss1 = server_rss_kib();
+    phase_end();
     uint64_t hold_end = now_us() + (uint64_t)(opt.hold * 1e6);
     while (now_us() < hold_end)
         pump(50);
@@ -859,15 +906,16 @@ static void run_idle(void)
     double per = st.opened ? (double)(rss1 - rss0) * 1024.0 / st.opened : 0;
     printf("{\"mode\":\"idle\",");
     print_common(stdout);
+    print_waits(stdout);
     printf(",\"seconds\":%.3f,\"handshakes_per_s\":%.0f,\"rss_before_kib\":%ld,"
            "\"rss_after_kib\":%ld,\"rss_per_conn_bytes\":%.0f,\"server_cpu_s\":%.3f,"
            "\"server_cpu_us_per_conn\":%.1f,\"still_open\":%d}\n",
            secs, hs, rss0, rss1, per, cpu, st.opened ? cpu * 1e6 / st.opened : 0,
            st.opened - st.closed);
     fprintf(stderr, "%s idle %d: %d open, %d failed, %.0f handshakes/s, %.0f B RSS/conn, "
-                    "%.1f us server CPU/conn\n",
+                    "%.1f us server CPU/conn, server waited for a CPU %.0f%% of the time\n",
             opt.label, nconns, st.opened, st.failed, hs, per,
-            st.opened ? cpu * 1e6 / st.opened : 0);
+            st.opened ? cpu * 1e6 / st.opened : 0, phase.server_wait);
 }
 
 /* Shared by fanout and echo: the measured phase, then its report. */
@@ -879,6 +927,7 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
     long long lost = (long long)w.expected - (long long)w.delivered;
     printf("{\"mode\":\"%s\",", mode);
     print_common(stdout);
+    print_waits(stdout);
     printf(",\"receivers\":%d,\"senders\":%d,\"window\":%d,\"rate\":%.1f,\"payload\":%d,"
            "\"seconds\":%.3f,\"sent\":%" PRIu64 ",\"expected\":%" PRIu64
            ",\"delivered\":%" PRIu64 ",\"lost\":%lld,\"%s_per_s\":%.0f",
@@ -888,9 +937,10 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
     printf(",\"server_cpu_s\":%.3f,\"server_cpu_s_per_M\":%.3f,\"server_rss_kib\":%ld}\n",
            cpu, per_m, server_rss_kib());
     fprintf(stderr, "%s %s %d: %.0f %s/s, p50 %" PRIu64 " us, p99 %" PRIu64 " us, "
-                    "max %" PRIu64 " us, lost %lld, server %.2f CPU s/M, loadgen %.2f CPU s\n",
+                    "max %" PRIu64 " us, lost %lld, server %.2f CPU s/M, loadgen %.2f CPU s, "
+                    "runqueue waits: server %.0f%%, loadgen %.0f%%\n",
             opt.label, mode, opt.count, rate, unit, hist_pct(50), hist_pct(99), hist.max,
-            lost, per_m, self_cpu());
+            lost, per_m, self_cpu(), phase.server_wait, phase.self_wait);
 }
 
 static void run_fanout(void)
@@ -900,6 +950,7 @@ static void run_fanout(void)
     for (int i = 0; i < opt.count; i++)
         w.receivers += conns[i].state == ST_OPEN;
     double cpu0 = server_cpu();
+    phase_begin();
     w.t0 = w.last_progress = now_us();
     w.t_stop = w.t0 + (uint64_t)(opt.seconds * 1e6);
     w.sending = true;
@@ -933,6 +984,7 @@ static void run_fanout(void)
     while (w.delivered < w.expected && now_us() < drain_end)
         pump(10);
     double cpu = server_cpu() - cpu0;
+    phase_end();
     if (stalled)
         w.t_stop = now;
     report_traffic("fanout", cpu, "deliveries");
@@ -943,6 +995,7 @@ static void run_echo(void)
     connect_all(120);
     settle(300, 10000);
     double cpu0 = server_cpu();
+    phase_begin();
     w.t0 = now_us();
     w.t_stop = w.t0 + (uint64_t)(opt.seconds * 1e6);
     w.sending = true;
@@ -956,6 +1009,7 @@ static void run_echo(void)
     uint64_t drain_end = now_us() + (uint64_t)(opt.drain * 1e6);
     while (w.delivered < w.expected && now_us() < drain_end)
         pump(10);
+    phase_end();
     report_traffic("echo", server_cpu() - cpu0, "round_trips");
 }
 

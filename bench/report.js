@@ -18,14 +18,16 @@ if (!svgPath) {
 const runs = fs.readFileSync(runsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const PEER = 'ws-peer';
 
-// Per mode: [label, how to read it from loadgen's object, 'up' or 'down' is
-// better; null for a count that has no meaningful ratio].
+// Per mode: [label, how to read it from loadgen's object, kind]: 'up' or
+// 'down' says which way is better and earns a ratio; 'count' and 'info' are
+// shown for context only.
 const METRICS = {
   idle: [
     ['handshakes/s', (r) => r.handshakes_per_s, 'up'],
     ['server RSS bytes/conn', (r) => r.rss_per_conn_bytes, 'down'],
     ['server CPU us/conn', (r) => r.server_cpu_us_per_conn, 'down'],
-    ['failed connections', (r) => r.failed, null],
+    ['failed connections', (r) => r.failed, 'count'],
+    ['server waited for a CPU, % of phase', (r) => r.server_runq_wait_pct, 'info'],
   ],
   fanout: [
     ['deliveries/s', (r) => r.deliveries_per_s, 'up'],
@@ -34,14 +36,16 @@ const METRICS = {
     ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down'],
     ['latency max ms', (r) => r.lat_us.max / 1000, 'down'],
     ['server CPU s/M deliveries', (r) => r.server_cpu_s_per_M, 'down'],
-    ['lost deliveries', (r) => r.lost, null],
+    ['undelivered after drain (lost or late)', (r) => r.lost, 'count'],
+    ['server waited for a CPU, % of phase', (r) => r.server_runq_wait_pct, 'info'],
   ],
   echo: [
     ['round trips/s', (r) => r.round_trips_per_s, 'up'],
     ['latency p50 ms', (r) => r.lat_us.p50 / 1000, 'down'],
     ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down'],
     ['server CPU s/M round trips', (r) => r.server_cpu_s_per_M, 'down'],
-    ['lost round trips', (r) => r.lost, null],
+    ['round trips not back after drain', (r) => r.lost, 'count'],
+    ['server waited for a CPU, % of phase', (r) => r.server_runq_wait_pct, 'info'],
   ],
 };
 
@@ -56,7 +60,7 @@ for (const run of runs) {
   if (r.mode === 'none') { problems.push(`${what}: ${r.first_error}`); continue; }
   if (r.opened < r.connections) problems.push(`${what}: ${r.connections - r.opened} of ${r.connections} connections failed`);
   if (r.closed > 0) problems.push(`${what}: ${r.closed} connections closed by the server, codes ${JSON.stringify(r.close_codes)}`);
-  if (r.lost > 0) problems.push(`${what}: ${r.lost} of ${r.expected} lost`);
+  if (r.lost > 0) problems.push(`${what}: ${r.lost} of ${r.expected} not delivered by the end of the drain (lost, or the server fell behind)`);
   if (r.server_sys_errors > 0) problems.push(`${what}: ${r.server_sys_errors} error notices from the server`);
   if (r.first_error) problems.push(`${what}: first error: ${r.first_error}`);
 }
@@ -70,7 +74,7 @@ for (const w of workloads) {
     for (const [metric, get, better] of METRICS[mine.mode]) {
       const a = get(mine);
       const b = peer && peer.mode === mine.mode ? get(peer) : null;
-      const ratio = better && b ? a / b : null;
+      const ratio = (better === 'up' || better === 'down') && b ? a / b : null;
       rows.push({ workload: server === 'pusher' ? w : `${w} [poll]`, server, metric, better, pusher: a, peer: b, ratio });
     }
   }
@@ -78,16 +82,17 @@ for (const w of workloads) {
 
 // ---------------------------------------------------------------- table
 
-function fmt(v) {
+// Counts (metrics without a ratio) print as whole numbers where they are.
+function fmt(v, isCount) {
   if (v === null || v === undefined || Number.isNaN(v)) return '-';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
-  if (Math.abs(v) >= 10) return v.toFixed(1);
-  return v.toFixed(Number.isInteger(v) ? 0 : 2);
+  if (isCount && Number.isInteger(v)) return String(v);
+  return v.toFixed(Math.abs(v) >= 10 ? 1 : 2);
 }
 
 const head = ['workload', 'metric', 'pusher', 'peer (ws)', 'pusher/peer'];
-const body = rows.map((r) => [r.workload, `${r.metric}${r.better === 'up' ? ' (higher better)' : r.better ? ' (lower better)' : ''}`,
-  fmt(r.pusher), fmt(r.peer), r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`]);
+const body = rows.map((r) => [r.workload, `${r.metric}${{ up: ' (higher better)', down: ' (lower better)' }[r.better] ?? ''}`,
+  fmt(r.pusher, r.better === 'count'), fmt(r.peer, r.better === 'count'), r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`]);
 const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
 const line = (cells) => cells.map((c, i) => (i >= 2 ? c.padStart(width[i]) : c.padEnd(width[i]))).join('  ');
 console.log(line(head));

@@ -134,6 +134,9 @@ const BAD_UPGRADE = [
   ['no Host header (RFC 6455 §4.2.1 item 2)', { omit: ['Host'] }, 400],
   ['Sec-WebSocket-Key not 16 bytes of base64', { headers: { 'Sec-WebSocket-Key': 'c2hvcnQ=' } }, 400],
   ['Connection without the upgrade token', { headers: { Connection: 'keep-alive' } }, 400],
+  ['two Host headers', { headers: { 'X-A': 'a\r\nHost: other' } }, 400],
+  ['two Sec-WebSocket-Key headers', { headers: { 'X-B': 'b\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==' } }, 400],
+  ['two Sec-WebSocket-Version headers', { headers: { 'X-C': 'c\r\nSec-WebSocket-Version: 8' } }, 400],
 ];
 
 for (const [what, o, status] of BAD_UPGRADE) {

@@ -148,10 +148,12 @@ class Server {
 
 // Starts pusher with --bind 127.0.0.1 --port 0 and args; waits for its
 // `event=listen ... port=N` line. opts.env adds environment variables,
-// opts.bare leaves out the --bind/--port flags.
+// opts.bare leaves out the --bind/--port flags, opts.bin runs another copy of
+// the binary and opts.cwd starts it in another directory.
 async function startServer(args = [], opts = {}) {
   const argv = opts.bare ? args.slice() : ['--bind', '127.0.0.1', '--port', '0', ...args];
-  const proc = spawn(BIN, argv, { env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const bin = opts.bin || BIN;
+  const proc = spawn(bin, argv, { env: childEnv(opts.env), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const srv = new Server(proc, argv);
   running.add(srv);
   let spawnError = null;
@@ -159,7 +161,7 @@ async function startServer(args = [], opts = {}) {
   const timeout = Math.round(5000 * SCALE);
   try {
     await waitFor(() => {
-      if (spawnError) throw new Error(`cannot run ${BIN}: ${spawnError.message}`);
+      if (spawnError) throw new Error(`cannot run ${bin}: ${spawnError.message}`);
       const line = srv.stderr.split('\n').find((l) => /\bevent=listen\b/.test(l) && /\bport=\d+/.test(l));
       if (line) {
         srv.port = Number(/\bport=(\d+)/.exec(line)[1]);

@@ -1,0 +1,174 @@
+'use strict';
+// The chat page in a real browser: Debian's Chromium, driven by playwright-core
+// (which never downloads a browser of its own here: executablePath points at
+// the system one). ChatPage wraps one tab of the page the way a person uses
+// it: type a name, press Join, type, press Enter, click a name in the list.
+//
+// Every wait is bounded and says what it waited for and what the page showed
+// instead. Each browser launch gets a fresh profile (playwright-core makes a
+// new --user-data-dir for it and removes it on close), so pages share nothing.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const assert = require('node:assert/strict');
+const { chromium } = require('playwright-core');
+const h = require('../e2e/helpers');
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const OUT = path.resolve(__dirname, '../out/browser');
+const WAIT = Math.max(h.WAIT, 10000); // a browser on a busy two-core machine is slow
+
+// What a container without a display, a GPU or a sandbox needs (we run as root).
+const ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+
+async function launch() {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: tests/setup installs Debian's chromium package (apt-get install chromium)`);
+  }
+  fs.mkdirSync(OUT, { recursive: true });
+  return h.withTimeout(chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30000 }),
+    35000, `${CHROMIUM} to start`);
+}
+
+// A browser for the tests of one file, closed when they end.
+function sharedBrowser(after) {
+  let browser = null;
+  after(async () => { if (browser) await h.withTimeout(browser.close(), 10000, 'the browser to close').catch(() => {}); });
+  return async () => {
+    if (!browser) browser = await launch();
+    return browser;
+  };
+}
+
+class ChatPage {
+  constructor(context, page, label) {
+    this.context = context;
+    this.page = page;
+    this.label = label;
+    this.errors = []; // uncaught exceptions in the page
+    this.console = []; // console errors (failed loads, failed sockets)
+    page.on('pageerror', (e) => this.errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') this.console.push(m.text()); });
+    page.setDefaultTimeout(WAIT);
+  }
+
+  // A new tab (in its own context: its own storage) on the server's page.
+  static async open(browser, srv, label, o = {}) {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...o.context });
+    const page = await context.newPage();
+    const p = new ChatPage(context, page, label);
+    await page.goto(o.url || `http://127.0.0.1:${srv.port}/`, { waitUntil: 'load', timeout: WAIT });
+    return p;
+  }
+
+  // Types the name into the form and presses Join, then waits until online.
+  async join(name) {
+    this.name = name;
+    await this.page.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+    await this.page.fill('#name', name);
+    await this.page.click('#login button[type=submit]');
+    await this.waitOnline();
+  }
+
+  async waitOnline(timeout = WAIT) {
+    await this.waitUntil(() => {
+      const s = document.getElementById('status');
+      return s.dataset.state === 'online' && !document.getElementById('input').disabled;
+    }, `${this.label} to be online`, timeout);
+  }
+
+  // Types text and presses Enter, as a person does.
+  async say(text) {
+    await this.page.fill('#input', text);
+    await this.page.press('#input', 'Enter');
+    await this.waitUntil(() => document.getElementById('input').value === '', `${this.label}'s message to leave the box`);
+  }
+
+  // Clicks a name in the list of people online: the next message goes to them alone.
+  async pick(name) {
+    await this.page.click(`#online li[data-user="${name}"] button`);
+    await this.waitUntil((n) => document.getElementById('target').textContent === `to: ${n}`,
+      `${this.label}'s target to become ${name}`, WAIT, name);
+  }
+
+  async everyone() {
+    await this.page.click('#everyone');
+    await this.waitUntil(() => document.getElementById('target').textContent === 'to: everyone',
+      `${this.label}'s target to become everyone`);
+  }
+
+  // Every line of the conversation as shown: kind (group, single, online,
+  // offline, system, error), whether it is our own, its header, text and id.
+  lines() {
+    return this.page.evaluate(() => [...document.querySelectorAll('#messages > li')].map((li) => ({
+      kind: ['group', 'single', 'online', 'offline', 'error', 'system'].find((k) => li.classList.contains(k)) || '?',
+      own: li.classList.contains('own'),
+      local: li.classList.contains('local'),
+      failed: li.classList.contains('failed'),
+      who: (li.querySelector('.from') || {}).textContent || '',
+      text: (li.querySelector('.content') || {}).textContent || '',
+      note: (li.querySelector('.note') || {}).textContent || '',
+      id: li.dataset.id || '',
+    })));
+  }
+
+  online() {
+    return this.page.evaluate(() => [...document.querySelectorAll('#online li')].map((li) => li.dataset.user));
+  }
+
+  // Polls fn in the page until it returns something truthy.
+  async waitUntil(fn, what, timeout = WAIT, arg) {
+    try {
+      await this.page.waitForFunction(fn, arg, { timeout, polling: 50 });
+    } catch (e) {
+      throw new Error(`${this.label}: timed out after ${timeout} ms waiting for ${what}; ` +
+        `the page shows: ${await this.describe()}`);
+    }
+  }
+
+  // Waits for a line matching pred (run here, on lines()) and returns it.
+  async waitLine(pred, what, timeout = WAIT) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const lines = await this.lines();
+      const hit = lines.find(pred);
+      if (hit) return hit;
+      if (Date.now() >= deadline) {
+        throw new Error(`${this.label}: timed out after ${timeout} ms waiting for ${what}; ` +
+          `the page shows: ${await this.describe()}`);
+      }
+      await h.sleep(50);
+    }
+  }
+
+  // The conversation and the state of the page in short, for failure messages.
+  async describe() {
+    try {
+      const [lines, online, status] = await Promise.all([this.lines(), this.online(),
+        this.page.evaluate(() => document.getElementById('status').textContent)]);
+      return h.clip(JSON.stringify({ status, online, lines: lines.map((l) => `${l.kind}:${l.who}:${l.text}${l.note ? ` [${l.note}]` : ''}`) }), 1500);
+    } catch (e) {
+      return `(cannot read the page: ${e.message})`;
+    }
+  }
+
+  async screenshot(name) {
+    const file = path.join(OUT, name);
+    await this.page.screenshot({ path: file, timeout: WAIT });
+    return file;
+  }
+
+  // No uncaught exception, and no console error other than those allowed.
+  assertClean(allowed = []) {
+    assert.deepEqual(this.errors, [], `${this.label}: uncaught errors in the page`);
+    const bad = this.console.filter((c) => !allowed.some((re) => re.test(c)));
+    assert.deepEqual(bad, [], `${this.label}: console errors in the page`);
+  }
+
+  async close() {
+    await h.withTimeout(this.context.close(), WAIT, `${this.label}'s tab to close`).catch(() => {});
+  }
+}
+
+module.exports = { CHROMIUM, OUT, WAIT, launch, sharedBrowser, ChatPage };
