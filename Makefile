@@ -20,7 +20,7 @@ SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 SRCS = ws.c http.c json.c jwt.c config.c log.c loop.c loop_poll.c loop_epoll.c \
        conn.c wsconn.c connmgr.c static.c server.c pusher.c
 PAGE = $(wildcard static/*)
-UNITS = ws json http jwt config connmgr
+UNITS = ws json http jwt config connmgr fuzzcases_conn
 
 OBJS      = $(SRCS:%.c=build/%.o) build/static_files.o
 ASAN_OBJS = $(SRCS:%.c=build/asan/%.o) build/asan/static_files.o

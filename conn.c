@@ -75,6 +75,7 @@ struct frame *frame_alloc(size_t cap)
     f->refs = 1;
     f->len = 0;
     f->off = WS_MAX_SERVER_HEADER;
+    f->raw = false;
     return f;
 }
 
@@ -91,6 +92,7 @@ void frame_seal_raw(struct frame *f, size_t len)
 {
     f->off = WS_MAX_SERVER_HEADER;
     f->len = (uint32_t)len;
+    f->raw = true;
 }
 
 struct frame *frame_make(enum ws_opcode op, const void *payload, size_t len)
@@ -272,12 +274,13 @@ static void queue_frame(struct conn *c, struct frame *f)
 }
 
 /* A reader that does not keep up: drop what it has not started to receive
- * (the frame under way must finish, or the stream would be corrupt), and
- * close it so it cannot hold the server's memory hostage. */
+ * (the frame under way must finish, or the stream would be corrupt, and an
+ * unsent 101 must go first, or the close would not be a frame), and close it
+ * so it cannot hold the server's memory hostage. */
 static void drop_slow_reader(struct conn *c)
 {
     struct outq *q = c->out;
-    uint32_t keep = q->head_off ? 1 : 0;
+    uint32_t keep = q->head_off || q->f[q->start]->raw ? 1 : 0;
     for (uint32_t i = q->start + keep; i < q->end; i++) {
         q->bytes -= q->f[i]->len;
         frame_unref(q->f[i]);

@@ -16,6 +16,7 @@ struct frame {
     uint32_t refs;              /* owners: queues, history, the builder */
     uint32_t len;               /* bytes to send, from data() */
     uint16_t off;               /* where the bytes start in buf */
+    bool raw;                   /* HTTP bytes, not a WebSocket frame */
     uint8_t buf[];              /* WS_MAX_SERVER_HEADER of room, then payload */
 };
 

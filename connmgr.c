@@ -50,6 +50,7 @@ static struct {
     struct past history[CONNMGR_HISTORY]; /* a ring, oldest at hist_start */
     size_t hist_start, hist_len;
     uint64_t last_id;           /* the last id handed out */
+    size_t replay_budget;       /* bytes of history a newcomer may be sent */
     char *scratch;              /* decoded strings of the message in hand */
 } g;
 
@@ -102,8 +103,9 @@ static void table_delete(size_t hole)
     }
 }
 
-int connmgr_init(size_t max_connections, size_t scratch_len)
+int connmgr_init(size_t max_connections, size_t scratch_len, size_t replay_budget)
 {
+    g.replay_budget = replay_budget;
     size_t cap = 16;
     while (cap < 2 * max_connections)
         cap *= 2;
@@ -195,13 +197,22 @@ static void remember(struct frame *f, int64_t id)
     g.history[slot] = (struct past){.frame = f, .id = (uint64_t)id};
 }
 
+/* Sends the history newer than since, oldest first. A replay is limited to
+ * the newest messages that fit in the budget (half of --max-pending), so a
+ * history of large messages cannot push a newcomer over its own output cap
+ * before it has read a byte. */
 static void replay(struct conn *c, uint64_t since)
 {
-    for (size_t i = 0; i < g.hist_len; i++) {
-        const struct past *p = &g.history[(g.hist_start + i) % CONNMGR_HISTORY];
-        if (p->id > since)
-            deliver(c, p->frame);
+    size_t first = g.hist_len, bytes = 0;
+    while (first > 0) {
+        const struct past *p = &g.history[(g.hist_start + first - 1) % CONNMGR_HISTORY];
+        if (p->id <= since || bytes + p->frame->len > g.replay_budget)
+            break;
+        bytes += p->frame->len;
+        first--;
     }
+    for (size_t i = first; i < g.hist_len; i++)
+        deliver(c, g.history[(g.hist_start + i) % CONNMGR_HISTORY].frame);
 }
 
 static struct json_str str(const char *s)
@@ -331,8 +342,13 @@ void connmgr_route(struct conn *from, const uint8_t *json, size_t len)
     if (m.message_type == MSG_SINGLE) {
         to = user_find(m.to.p, m.to.len);
         if (!to) {
+            /* Quote at most 64 bytes of the name, cut at a character
+             * boundary so the reply stays valid UTF-8 (§8.1). */
+            size_t n = m.to.len < CONNMGR_MAX_USER_ID ? m.to.len : CONNMGR_MAX_USER_ID;
+            while (n < m.to.len && n > 0 && ((uint8_t)m.to.p[n] & 0xC0) == 0x80)
+                n--;
             char name[CONNMGR_MAX_USER_ID + 1];
-            snprintf(name, sizeof name, "%.*s", (int)(m.to.len < CONNMGR_MAX_USER_ID ? m.to.len : CONNMGR_MAX_USER_ID), m.to.p);
+            snprintf(name, sizeof name, "%.*s", (int)n, m.to.p);
             reply_error(from, "error: user \"%s\" is not online", name);
             return;
         }

@@ -12,8 +12,9 @@
 #define CONNMGR_MAX_USER_ID 64  /* bytes, after percent-decoding */
 
 /* Sizes the table once for max_connections; scratch_len is the largest
- * message that will be routed. 0, or -1 when out of memory. */
-int connmgr_init(size_t max_connections, size_t scratch_len);
+ * message that will be routed; replay_budget bounds the bytes of history
+ * replayed to a newcomer. 0, or -1 when out of memory. */
+int connmgr_init(size_t max_connections, size_t scratch_len, size_t replay_budget);
 
 /* Adds an upgraded connection to user id: replays the history newer than
  * since, then, if it is the user's first connection, tells every other

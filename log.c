@@ -23,6 +23,18 @@ bool log_enabled(enum log_level level)
     return level <= current_level;
 }
 
+const char *log_quote(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (; *s && n + 2 < cap; s++) {
+        if (*s == '"' || *s == '\\')
+            buf[n++] = '\\';
+        buf[n++] = *s;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 void log_event(enum log_level level, const char *fmt, ...)
 {
     if (!log_enabled(level))

@@ -285,8 +285,9 @@ static void upgrade(struct conn *c, const struct http_request *req, bool echo)
         conn_close(c, 1011, "out of memory");
         return;
     }
+    char quoted[2 * CONNMGR_MAX_USER_ID + 1];
     log_event(LOG_INFO, "event=connect fd=%d user=\"%s\" connections=%zu", c->fd,
-              connmgr_user_id(c), connmgr_connections());
+              log_quote(connmgr_user_id(c), quoted, sizeof quoted), connmgr_connections());
 }
 
 /* ------------------------------------------------------- plain endpoints */
@@ -546,8 +547,9 @@ static void on_resume(struct loop *l, void *data)
 
 static void on_left(struct conn *c)
 {
+    char quoted[2 * CONNMGR_MAX_USER_ID + 1];
     log_event(LOG_INFO, "event=disconnect fd=%d user=\"%s\" code=%u", c->fd,
-              connmgr_user_id(c), c->close_code);
+              log_quote(connmgr_user_id(c), quoted, sizeof quoted), c->close_code);
     connmgr_leave(c);
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv); /* optional: once, before any input */
 
 /* A property that fails is a finding: abort, so libFuzzer keeps the input. */
 #define EXPECT(cond)                                                              \

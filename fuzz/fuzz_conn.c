@@ -46,15 +46,13 @@
 #include "server.h"
 #include "ws.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 enum {
     KNOB_PREFIX = 3,            /* bits 0-1: which handshake comes first */
     KNOB_PIECES_SHIFT = 2,      /* bits 2-3: the size of the pieces written */
-    KNOB_BOB = 16,
-    KNOB_TIGHT = 32,
-    KNOB_AUTH = 64,
-    KNOB_BOB_STALLS = 128,
+    KNOB_BOB = 16,              /* bob connects first */
+    KNOB_TIGHT = 32,            /* small output and rate limits */
+    KNOB_AUTH = 64,             /* secret, API key, allowed origin */
+    KNOB_BOB_STALLS = 128,      /* bob reads only at the end */
 };
 
 #define PIECES_MAX 512          /* bytes written in small pieces, at most */
@@ -66,8 +64,8 @@ enum {
 static struct loop *loop;
 static struct config base;      /* config_load's defaults, and a few of ours */
 static struct config cfg;       /* what the server reads: base plus the knob */
-static char prefixes[4][512];   /* the handshakes knob bits 0-1 choose */
-static char bob_hello[512];
+static char prefixes[4][1024]; /* the handshakes knob bits 0-1 choose */
+static char bob_hello[1024];   /* bob's, with his token and since past all history */
 
 /* Our end of one connection, and what the server sent down it. */
 struct peer {
@@ -75,7 +73,7 @@ struct peer {
     bool echo;                  /* an /echo connection: binary allowed, no JSON */
     bool eof;                   /* the server shut its side down */
     uint8_t *out;               /* what it sent, up to KEEP_MAX bytes */
-    size_t len, cap;
+    size_t len, cap;            /* bytes in out, and room */
 };
 
 /* ---- Set-up -------------------------------------------------------------- */
@@ -131,7 +129,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg = base;
     log_set_level(LOG_ERROR);
     loop = loop_create(1024, cfg.backend);
-    EXPECT(loop && connmgr_init((size_t)cfg.max_connections, cfg.max_message) == 0);
+    EXPECT(loop && connmgr_init((size_t)cfg.max_connections, cfg.max_message, cfg.max_pending / 2) == 0);
     /* No listening socket: connections come from conn_accept() below. */
     server_init(loop, &cfg, -1, 16);
     fill_history();
@@ -395,7 +393,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         feed(&bob, (const uint8_t *)bob_hello, strlen(bob_hello), 0, SIZE_MAX, NULL);
         settle(&bob, &alice);
     }
-    struct peer *bob_reads = knob & KNOB_BOB_STALLS ? &alice : &bob;
+    struct peer *bob_reads = knob & KNOB_BOB_STALLS ? NULL : &bob;
 
     const char *prefix = prefixes[knob & KNOB_PREFIX];
     size_t plen = strlen(prefix), n = plen + size - 1;

@@ -72,6 +72,13 @@ static void check_accepted(const uint8_t *d, size_t size, int r, const struct ws
     EXPECT(memcmp(h->mask, h->masked ? d + n : zero, 4) == 0);
 }
 
+/* Field by field: the struct's padding holds whatever the stack held. */
+static bool same_header(const struct ws_header *a, const struct ws_header *b)
+{
+    return a->len == b->len && memcmp(a->mask, b->mask, 4) == 0 && a->opcode == b->opcode &&
+           a->fin == b->fin && a->masked == b->masked;
+}
+
 static void check_header(const uint8_t *d, size_t size)
 {
     struct ws_header h, hm;
@@ -87,7 +94,7 @@ static void check_header(const uint8_t *d, size_t size)
         check_accepted(d, size, r, &h);
     /* The mask rule is one more check, and the only one require_mask adds. */
     if (r > 0 && h.masked)
-        EXPECT(rm == r && memcmp(&h, &hm, sizeof h) == 0);
+        EXPECT(rm == r && same_header(&h, &hm));
     if (r > 0 && !h.masked)
         EXPECT(rm == WS_ERR_UNMASKED);
     if (r < 0)

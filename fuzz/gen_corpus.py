@@ -323,7 +323,11 @@ def conn_seeds():
         # tight limits: the rate limit, pending output
         "rate-limit": knob(3, tight=True) + group * 5,
         "ping-flood": knob(3, tight=True) + frame(0x9, b"") * 5,
-        "pending-limit": knob(1, tight=True) + group,
+        # bugs the harness found (also in tests/unit/test_fuzzcases_conn.c)
+        "bug-header-ends-read": knob(1, 1) + text("{}"),
+        "bug-empty-first-fragment": knob(1) + text("", fin=False) + frame(0, b'{"messageType":1}'),
+        "bug-101-dropped": knob(1, tight=True) + group,
+        "bug-name-cut-mid-char": knob(1) + text(msg(messageType=0, to="a" + "é" * 40)),
     }
     return s
 

@@ -133,3 +133,20 @@ test('a reconnecting client passing its last id sees nothing twice and misses no
   assert.deepEqual(hist.map((m) => (m.messageType === 1 ? brief(m) : `${m.messageType}:${m.from}`)),
     ['4:bob', '1:alice:while away 1', '1:alice:while away 2']);
 });
+
+test('a history of large messages never costs a newcomer its handshake: it gets the newest that fit in half of --max-pending', h.T, async (t) => {
+  const srv = await h.serve(t, ['--max-pending', '256k']);
+  const a = await h.connect(srv, 'bulk');
+  await a.sync();
+  const big = 'x'.repeat(12000);
+  for (let i = 0; i < 100; i++) a.send({ messageType: 1, content: `${i}:${big}` });
+  await a.sync();
+  const { c: n, hist } = await historyOf(srv, 'late');
+  const groups = hist.filter((m) => m.messageType === 1);
+  assert.ok(groups.length >= 8 && groups.length < 100, `replayed ${groups.length} of 100 large messages`);
+  assert.equal(groups[groups.length - 1].content.split(':')[0], '99', 'the newest message is replayed');
+  const bytes = groups.reduce((s, m) => s + JSON.stringify(m).length, 0);
+  assert.ok(bytes <= 128 * 1024, `replay of ${bytes} bytes stays within half the cap`);
+  n.send({ messageType: 1, content: 'still here' });
+  await a.until((m) => m.content === 'still here' && m.from === 'late', 'late\'s message');
+});

@@ -188,7 +188,7 @@ static void test_churn(void)
 
 int main(void)
 {
-    CHECK(connmgr_init(MAX_CONNS / 2, 65536) == 0);
+    CHECK(connmgr_init(MAX_CONNS / 2, 65536, 1 << 20) == 0);
     test_routing();
     test_history();
     join(0, "sender");
