@@ -250,8 +250,28 @@ function summary(list) {
 let syncSeq = 0;
 
 // One WebSocket connection through the `ws` package, collecting every message.
-class Client {
+// What both client kinds share: waiting until new input wakes them, or a
+// deadline passes.
+class Waiter {
+  constructor() { this._wakers = []; }
+
+  _wake() {
+    const w = this._wakers;
+    this._wakers = [];
+    for (const f of w) f();
+  }
+
+  _sleep(deadline) {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      this._wakers.push(() => { clearTimeout(t); resolve(); });
+    });
+  }
+}
+
+class Client extends Waiter {
   constructor(ws, userId, label, plain = false) {
+    super();
     this.ws = ws;
     this.plain = plain; // queue { text } as it came instead of parsing JSON
     this.userId = userId;
@@ -259,7 +279,6 @@ class Client {
     this.queue = []; // parsed messages not yet taken (text ones: objects)
     this.raw = new WeakMap(); // message -> the text frame it came in
     this.closeInfo = null;
-    this._wakers = [];
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closeInfo = { code, reason: reason.toString() };
@@ -285,19 +304,6 @@ class Client {
         this.queue.push(m);
       }
       this._wake();
-    });
-  }
-
-  _wake() {
-    const w = this._wakers;
-    this._wakers = [];
-    for (const f of w) f();
-  }
-
-  _sleep(deadline) {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-      this._wakers.push(() => { clearTimeout(t); resolve(); });
     });
   }
 
@@ -438,13 +444,13 @@ async function assertServes(srv) {
 
 // ---------------------------------------------------------------- raw sockets
 
-class RawSocket {
+class RawSocket extends Waiter {
   constructor(sock) {
+    super();
     this.sock = sock;
     this.buf = Buffer.alloc(0);
     this.ended = false; // the peer closed (FIN or reset)
     this.error = null;
-    this._wakers = [];
     this.endedAt = 0;
     sock.on('data', (d) => { this.buf = Buffer.concat([this.buf, d]); this._wake(); });
     const end = () => {
@@ -465,19 +471,6 @@ class RawSocket {
       sock.once('error', reject);
     }), WAIT, `TCP connect to 127.0.0.1:${srv.port}`);
     return raw;
-  }
-
-  _wake() {
-    const w = this._wakers;
-    this._wakers = [];
-    for (const f of w) f();
-  }
-
-  _sleep(deadline) {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-      this._wakers.push(() => { clearTimeout(t); resolve(); });
-    });
   }
 
   write(data) {
