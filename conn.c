@@ -189,7 +189,12 @@ static void expire(struct conn *c)
         list_append(c, LIST_PINGED, c->since);
         break;
     case LIST_PINGED:
-        conn_close(c, 1001, "idle timeout");
+        /* Half a message since the deadline began: not idle, but too slow
+         * to let it hold its buffer and its slot any longer. */
+        if (c->in.rx)
+            conn_close(c, 1008, "message too slow");
+        else
+            conn_close(c, 1001, "idle timeout");
         break;
     default:
         conn_kill(c);
@@ -214,6 +219,12 @@ static void on_timer(struct loop *l, void *data)
     next += loop_now(g.loop);
     if (!g.timer.armed || next < g.timer.when)
         loop_timer_arm(g.loop, &g.timer, next);
+}
+
+void conn_alive(struct conn *c)
+{
+    if (c->state == CONN_WS && (c->timer_list != LIST_ACTIVE || c->since != conn_clock()))
+        list_append(c, LIST_ACTIVE, conn_clock());
 }
 
 /* ---------------------------------------------------------------- output */
@@ -398,9 +409,6 @@ static void on_readable(struct conn *c)
         g.hooks.http_input(c, g.scratch, (size_t)n);
         break;
     case CONN_WS:
-        /* Any input counts as life (§5.5.2: a pong is the usual answer). */
-        if (c->timer_list != LIST_ACTIVE || c->since != conn_clock())
-            list_append(c, LIST_ACTIVE, conn_clock());
         g.hooks.ws_input(c, g.scratch, (size_t)n);
         break;
     default:

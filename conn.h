@@ -99,6 +99,11 @@ void conn_finish(struct conn *c);
 /* Drops the connection now (EOF, socket error, or timeout). */
 void conn_kill(struct conn *c);
 
+/* c showed life: a whole message, or a control frame (§5.5.2: a pong is
+ * the usual answer) between messages. Bytes alone do not count, or a frame
+ * trickled in a byte at a time would hold its connection for ever. */
+void conn_alive(struct conn *c);
+
 /* The token bucket (--max-rate, --max-burst): takes one token; false when
  * the connection sends faster than allowed. */
 bool conn_take_token(struct conn *c);

@@ -95,6 +95,7 @@ static void on_control(struct conn *c, uint8_t op, const uint8_t *p, size_t len)
 /* A complete data message: count it, limit its rate, hand it on. */
 static void on_data_message(struct conn *c, uint8_t op, uint8_t *p, size_t len)
 {
+    conn_alive(c);
     stats.messages_received++;
     if (!conn_take_token(c)) {
         stats.rate_closes++;
@@ -201,6 +202,8 @@ static long take_payload(struct conn *c, struct rx *rx, uint8_t *p, size_t n)
     bool done = rx->got == h->len;
 
     if (h->opcode >= WS_OP_CLOSE) {
+        if (done && rx->msg_op == 0)
+            conn_alive(c);      /* inside a message only its end counts */
         if (whole) {
             rx->in_frame = false;
             on_control(c, h->opcode, p, take);

@@ -143,6 +143,101 @@ async function pingBarrier(raw) {
   }
 }
 
+// Writes buf a byte every `every` ms, until done or the server hangs up.
+async function dribble(raw, buf, every) {
+  for (let i = 0; i < buf.length && !raw.ended; i++) {
+    raw.write(buf.subarray(i, i + 1));
+    await h.sleep(every);
+  }
+}
+
+test('a frame trickled in a byte at a time, or a message whose fragments trickle in between pongs, is closed ' +
+  'with 1008 at --idle-timeout; clients that finish each frame slowly but in time stay', f.bound(30000), async (t) => {
+  const srv = await h.serve(t, ['--ping-interval', '300ms', '--idle-timeout', '1s']);
+  const pid = srv.proc.pid;
+  const observer = await h.connect(srv, 'observer');
+  await observer.sync();
+  const fds0 = f.fdCount(pid);
+  const before = await h.metrics(srv);
+  const group = Buffer.from(JSON.stringify({ messageType: 1, content: 'never finished '.repeat(20) }));
+  const hostile = {
+    // 300+ bytes at 100 ms each: half a minute for one frame.
+    'one frame, a byte every 100 ms': (raw) => dribble(raw, h.frame(h.OP.text, group), 100),
+    // Every fragment whole, and a pong after each, but the message never ends.
+    'a fragment of one byte every 100 ms': async (raw) => {
+      raw.write(h.frame(h.OP.text, group.subarray(0, 1), { fin: false }));
+      for (let i = 1; i < group.length && !raw.ended; i++) {
+        raw.write(h.frame(h.OP.cont, group.subarray(i, i + 1), { fin: false }));
+        raw.sendFrame(h.OP.pong, Buffer.alloc(0));
+        await h.sleep(100);
+      }
+    },
+  };
+  const slow = [];
+  for (const [kind, start] of Object.entries(hostile)) {
+    for (let i = 0; i < 3; i++) {
+      const user = `trickle-${slow.length}`;
+      const raw = await h.rawConnect(srv, user);
+      await raw.sync(user);
+      slow.push({ kind, raw, t0: Date.now(), done: start(raw) });
+    }
+  }
+  // Slow but whole: a ping (16 bytes) or a Single to itself, each taking
+  // ~400 ms of its 1 s, back to back for 3 s.
+  const steady = [];
+  for (const kind of ['pings', 'messages']) {
+    const user = `steady-${kind}`;
+    const raw = await h.rawConnect(srv, user);
+    await raw.sync(user);
+    const run = async () => {
+      let sent = 0;
+      for (const t0 = Date.now(); Date.now() - t0 < 3000 && !raw.ended; sent++) {
+        const fr = kind === 'pings'
+          ? h.frame(h.OP.ping, Buffer.from(`p${sent}`.padEnd(10, '.')))
+          : h.frame(h.OP.text, Buffer.from(JSON.stringify({ messageType: 0, to: user, content: `m${sent}` })));
+        await dribble(raw, fr, Math.floor(400 / fr.length));
+      }
+      return sent;
+    };
+    steady.push({ kind, raw, sent: run() });
+  }
+  for (const s of slow) {
+    const end = await s.raw.expectClose(1008, Math.round(4000 * h.SCALE), { reply: false });
+    const dt = Date.now() - s.t0;
+    assert.equal(end.reason, 'message too slow', s.kind);
+    assert.ok(dt >= 950 && dt <= Math.round(3000 * h.SCALE), `${s.kind}: closed ${dt} ms after its last whole ` +
+      'message (idle timeout 1 s)');
+    s.dt = dt;
+    await s.done;
+  }
+  for (const s of steady) {
+    const sent = await s.sent;
+    assert.ok(!s.raw.ended, `the client sending slow ${s.kind} was disconnected`);
+    assert.ok(sent >= 4, `only ${sent} ${s.kind} were sent in 3 s`);
+    // Every one of them was answered, and nothing else was sent but pings.
+    const answers = [];
+    while (answers.length < sent) {
+      const fr = await s.raw.readFrame(h.WAIT, `answer ${answers.length + 1} of ${sent}`);
+      if (fr.opcode === h.OP.close) assert.fail(`the ${s.kind} client got a close`);
+      if (s.kind === 'pings' ? fr.opcode === h.OP.pong : fr.opcode === h.OP.text) answers.push(fr);
+    }
+    const first = s.kind === 'pings' ? answers[0].payload.toString() : JSON.parse(answers[0].payload).content;
+    assert.match(first, /^[pm]0/);
+  }
+  for (const s of slow) {
+    await observer.take((m) => m.messageType === 4 && m.from === `trickle-${slow.indexOf(s)}`, 'its OfflineNotify');
+  }
+  const after = await h.metrics(srv);
+  assert.equal(h.counter(after, 'pusher_closes_total', { code: '1008' }) -
+    h.counter(before, 'pusher_closes_total', { code: '1008' }), slow.length, 'each trickler counted as 1008');
+  assert.equal(h.counter(after, 'pusher_closes_total', { code: '1001' }), h.counter(before, 'pusher_closes_total', { code: '1001' }));
+  await h.waitFor(() => f.fdCount(pid) <= fds0 + steady.length, 'the tricklers\' descriptors released', 4000);
+  const ms = await f.assertPrompt(srv);
+  t.diagnostic(`faults: ${slow.length} trickled frames/messages closed with 1008 after ` +
+    `${Math.min(...slow.map((s) => s.dt))}..${Math.max(...slow.map((s) => s.dt))} ms; slow whole pings and ` +
+    `messages kept their connections; round trip after ${ms.toFixed(1)} ms`);
+});
+
 test('a reset (RST) in the middle of a frame, a fragmented message, a request, a close or pending output: ' +
   'the server reaps the socket, announces the user offline, and goes on', f.bound(30000), async (t) => {
   const srv = await h.serve(t, ['--max-pending', '8m']);
