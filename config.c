@@ -1,6 +1,7 @@
-/* config.c - pusher's options: one table, one setter per option.
+/* config.c - pusher's options: one table, each entry typed by the kind of
+ * value it takes and the field it sets.
  *
- * The defaults, the environment and the flags all go through the same setter,
+ * The defaults, the environment and the flags all go through the same reader,
  * in that order, so a value means the same wherever it comes from and a later
  * source overrides an earlier one. --help is printed from the same table. */
 #define _POSIX_C_SOURCE 200809L
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +32,9 @@
 
 static const char *const levels[] = {"error", "warn", "info", "debug"}; /* by enum log_level */
 static const char *const backends[] = {"poll", "epoll"};                /* by enum loop_backend */
+/* CHOICE options store an enum through an int. */
+_Static_assert(sizeof(enum log_level) == sizeof(int) && sizeof(enum loop_backend) == sizeof(int),
+               "enums are ints");
 
 /* ---- Strict readers: true when all of v is good (else *out is garbage) ----- */
 
@@ -113,104 +118,111 @@ static bool pick(const char *v, const char *const names[], int count, int *out)
     return false;
 }
 
-/* An empty key would sign or admit anything: refuse it rather than run open. */
-static bool key(const char *v, const char **out)
-{
-    *out = v;
-    return *v != '\0';
-}
+/* ---- The table ------------------------------------------------------------ */
 
-/* ---- Setters: one per option; false refuses v ------------------------------ */
+/* How an option's value is read, and into what type of field. */
+enum kind {
+    ADDRESS,  /* char[]: an IPv4 or IPv6 literal */
+    INTEGER,  /* long, from 0 to max */
+    SIZE,     /* size_t, from min to max bytes */
+    NUMBER,   /* double, at least min */
+    DURATION, /* unsigned milliseconds */
+    DIRECTORY,/* const char *: an existing directory */
+    KEY,      /* const char *: not empty, or it would sign or admit anything */
+    ORIGINS,  /* the origins list: each value adds to it */
+    SWITCH,   /* bool: "0" or "1" */
+    CHOICE,   /* an enum: the index of the value in names */
+};
 
-static bool set_bind(struct config *c, const char *v)
+struct option_def {
+    const char *name; /* long flag, without "--" */
+    const char *env;  /* its environment twin */
+    const char *arg;  /* the value's name in --help; NULL for a switch, which sets "1" */
+    const char *def;  /* default, applied like any value; NULL leaves the field zero */
+    const char *help; /* one line for --help */
+    const char *must; /* what a refused value must be, for the error line */
+    enum kind kind;
+    size_t field;     /* offsetof the struct config member it sets */
+    long min, max;    /* INTEGER, SIZE and NUMBER (min only); CHOICE: the last index */
+    const char *const *names; /* CHOICE */
+};
+
+#define AT(member) offsetof(struct config, member)
+#define DURATION_MUST "a duration from 10ms to 1 day, like 25, 25s, 1.5s or 500ms"
+
+static const struct option_def options[] = {
+    {"bind", "PUSHER_BIND", "ADDR", "0.0.0.0", "address to listen on",
+     "an IPv4 or IPv6 address, like 0.0.0.0 or ::", .kind = ADDRESS, .field = AT(bind)},
+    {"port", "PUSHER_PORT", "N", "8080", "TCP port; 0 picks a free one",
+     "an integer from 0 to 65535", .kind = INTEGER, .field = AT(port), .max = 65535},
+    {"max-connections", "PUSHER_MAX_CONNECTIONS", "N", "0",
+     "open connections at most; 0 derives it from the open-file limit",
+     "an integer from 0 to 10000000", .kind = INTEGER, .field = AT(max_connections),
+     .max = 10000000},
+    /* 125: a message may always be as long as a control frame (RFC 6455
+     * §5.5). 16m: the /echo endpoint's limit. */
+    {"max-message", "PUSHER_MAX_MESSAGE", "SIZE", "64k",
+     "longest message accepted; a longer one closes with 1009",
+     "a size from 125 to 16m, like 65536 or 64k", .kind = SIZE, .field = AT(max_message),
+     .min = 125, .max = 16 * MIB},
+    {"max-pending", "PUSHER_MAX_PENDING", "SIZE", "1m",
+     "unsent output a connection may hold before it is closed with 1008",
+     "a size from 1k to 1024m, like 1m", .kind = SIZE, .field = AT(max_pending),
+     .min = KIB, .max = 1024 * MIB},
+    {"max-rate", "PUSHER_MAX_RATE", "N", "100",
+     "messages a second per connection, or close with 1008; 0 turns the limit off",
+     "a number >= 0", .kind = NUMBER, .field = AT(max_rate)},
+    /* Under one token, a rate-limited connection could never send at all. */
+    {"max-burst", "PUSHER_MAX_BURST", "N", "1000",
+     "messages a connection may send at once, above --max-rate", "a number >= 1",
+     .kind = NUMBER, .field = AT(max_burst), .min = 1},
+    {"ping-interval", "PUSHER_PING_INTERVAL", "TIME", "25s",
+     "silence after which a connection is pinged", DURATION_MUST,
+     .kind = DURATION, .field = AT(ping_interval_ms)},
+    {"idle-timeout", "PUSHER_IDLE_TIMEOUT", "TIME", "60s",
+     "silence after which a connection is closed with 1001; above --ping-interval", DURATION_MUST,
+     .kind = DURATION, .field = AT(idle_timeout_ms)},
+    {"handshake-timeout", "PUSHER_HANDSHAKE_TIMEOUT", "TIME", "10s",
+     "time allowed for a whole HTTP request", DURATION_MUST,
+     .kind = DURATION, .field = AT(handshake_timeout_ms)},
+    {"static-dir", "PUSHER_STATIC_DIR", "DIR", NULL,
+     "serve the chat page from DIR instead of the built-in copy", "an existing directory",
+     .kind = DIRECTORY, .field = AT(static_dir)},
+    {"secret", "PUSHER_SECRET", "KEY", NULL,
+     "HS256 key of the `token` JWT clients must show (prefer the variable: flags show in ps)",
+     "a non-empty key", .kind = KEY, .field = AT(secret)},
+    {"api-key", "PUSHER_API_KEY", "KEY", NULL,
+     "key POST /api/push must send as \"Authorization: Bearer KEY\"", "a non-empty key",
+     .kind = KEY, .field = AT(api_key)},
+    {"allowed-origin", "PUSHER_ALLOWED_ORIGIN", "ORIGIN", NULL,
+     "the only Origin that may open a WebSocket; repeat it, or give a comma-separated list",
+     "a comma-separated list of at most " STR(CONFIG_MAX_ORIGINS) " origins like https://example.com",
+     .kind = ORIGINS, .field = AT(origins)},
+    {"echo", "PUSHER_ECHO", NULL, "0", "serve /echo, for WebSocket conformance suites",
+     "0 or 1", .kind = SWITCH, .field = AT(echo)},
+    {"log-level", "PUSHER_LOG_LEVEL", "LEVEL", "info", "error, warn, info or debug",
+     "error, warn, info or debug", .kind = CHOICE, .field = AT(log_level),
+     .max = COUNT(levels) - 1, .names = levels},
+    {"backend", "PUSHER_BACKEND", "NAME", DEFAULT_BACKEND, "event loop: poll or epoll",
+     "poll or epoll", .kind = CHOICE, .field = AT(backend),
+     .max = COUNT(backends) - 1, .names = backends},
+};
+
+/* Literals only: a name would need DNS, which a static binary lacks. */
+static bool address(const char *v, char *out, size_t cap)
 {
     unsigned char addr[sizeof(struct in6_addr)];
     size_t len = strlen(v);
 
-    /* Literals only: a name would need DNS, which a static binary lacks. */
-    if (len >= sizeof c->bind ||
-        (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1))
+    if (len >= cap || (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1))
         return false;
-    memcpy(c->bind, v, len + 1);
+    memcpy(out, v, len + 1);
     return true;
-}
-
-static bool set_port(struct config *c, const char *v)
-{
-    long n;
-
-    if (!whole(v, 65535, &n))
-        return false;
-    c->port = (int)n;
-    return true;
-}
-
-static bool set_max_connections(struct config *c, const char *v)
-{
-    return whole(v, 10000000, &c->max_connections);
-}
-
-/* 125: a message may always be as long as a control frame (RFC 6455 §5.5).
- * 16m: the /echo endpoint's limit. */
-static bool set_max_message(struct config *c, const char *v)
-{
-    return size(v, 125, 16 * MIB, &c->max_message);
-}
-
-static bool set_max_pending(struct config *c, const char *v)
-{
-    return size(v, KIB, 1024 * MIB, &c->max_pending);
-}
-
-static bool set_max_rate(struct config *c, const char *v)
-{
-    return number(v, 0, &c->max_rate);
-}
-
-/* Under one token, a rate-limited connection could never send at all. */
-static bool set_max_burst(struct config *c, const char *v)
-{
-    return number(v, 1, &c->max_burst);
-}
-
-static bool set_ping_interval(struct config *c, const char *v)
-{
-    return duration(v, &c->ping_interval_ms);
-}
-
-static bool set_idle_timeout(struct config *c, const char *v)
-{
-    return duration(v, &c->idle_timeout_ms);
-}
-
-static bool set_handshake_timeout(struct config *c, const char *v)
-{
-    return duration(v, &c->handshake_timeout_ms);
-}
-
-static bool set_static_dir(struct config *c, const char *v)
-{
-    struct stat st;
-
-    if (stat(v, &st) != 0 || !S_ISDIR(st.st_mode))
-        return false;
-    c->static_dir = v;
-    return true;
-}
-
-static bool set_secret(struct config *c, const char *v)
-{
-    return key(v, &c->secret);
-}
-
-static bool set_api_key(struct config *c, const char *v)
-{
-    return key(v, &c->api_key);
 }
 
 /* A serialised origin holds no comma (RFC 6454 §6.2), so commas can separate
  * them. Each call adds to the list. */
-static bool set_allowed_origin(struct config *c, const char *v)
+static bool add_origins(struct config *c, const char *v)
 {
     for (;;) {
         size_t len = strcspn(v, ",");
@@ -230,93 +242,39 @@ static bool set_allowed_origin(struct config *c, const char *v)
     }
 }
 
-static bool set_echo(struct config *c, const char *v)
+/* Reads v into o's field of c; false refuses it. */
+static bool set(struct config *c, const struct option_def *o, const char *v)
 {
-    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-        return false;
-    c->echo = v[0] == '1';
-    return true;
+    void *field = (char *)c + o->field;
+    struct stat st;
+
+    switch (o->kind) {
+    case ADDRESS:
+        return address(v, field, sizeof c->bind);
+    case INTEGER:
+        return whole(v, o->max, field);
+    case SIZE:
+        return size(v, o->min, o->max, field);
+    case NUMBER:
+        return number(v, (double)o->min, field);
+    case DURATION:
+        return duration(v, field);
+    case DIRECTORY:
+        *(const char **)field = v;
+        return stat(v, &st) == 0 && S_ISDIR(st.st_mode);
+    case KEY:
+        *(const char **)field = v;
+        return *v != '\0';
+    case ORIGINS:
+        return add_origins(c, v);
+    case SWITCH:
+        *(bool *)field = v[0] == '1';
+        return (v[0] == '0' || v[0] == '1') && v[1] == '\0';
+    case CHOICE:
+        return pick(v, o->names, (int)o->max + 1, field);
+    }
+    return false;
 }
-
-static bool set_log_level(struct config *c, const char *v)
-{
-    int i;
-
-    if (!pick(v, levels, COUNT(levels), &i))
-        return false;
-    c->log_level = (enum log_level)i;
-    return true;
-}
-
-static bool set_backend(struct config *c, const char *v)
-{
-    int i;
-
-    if (!pick(v, backends, COUNT(backends), &i))
-        return false;
-    c->backend = (enum loop_backend)i;
-    return true;
-}
-
-/* ---- The table ------------------------------------------------------------ */
-
-#define DURATION "a duration from 10ms to 1 day, like 25, 25s, 1.5s or 500ms"
-
-struct option_def {
-    const char *name; /* long flag, without "--" */
-    const char *env;  /* its environment twin */
-    const char *arg;  /* the value's name in --help; NULL for a switch, which sets "1" */
-    const char *def;  /* default, applied through set; NULL leaves the field zero */
-    const char *help; /* one line for --help */
-    const char *must; /* what a refused value must be, for the error line */
-    bool (*set)(struct config *c, const char *v); /* false: v is refused */
-};
-
-static const struct option_def options[] = {
-    {"bind", "PUSHER_BIND", "ADDR", "0.0.0.0", "address to listen on",
-     "an IPv4 or IPv6 address, like 0.0.0.0 or ::", set_bind},
-    {"port", "PUSHER_PORT", "N", "8080", "TCP port; 0 picks a free one",
-     "an integer from 0 to 65535", set_port},
-    {"max-connections", "PUSHER_MAX_CONNECTIONS", "N", "0",
-     "open connections at most; 0 derives it from the open-file limit",
-     "an integer from 0 to 10000000", set_max_connections},
-    {"max-message", "PUSHER_MAX_MESSAGE", "SIZE", "64k",
-     "longest message accepted; a longer one closes with 1009",
-     "a size from 125 to 16m, like 65536 or 64k", set_max_message},
-    {"max-pending", "PUSHER_MAX_PENDING", "SIZE", "1m",
-     "unsent output a connection may hold before it is closed with 1008",
-     "a size from 1k to 1024m, like 1m", set_max_pending},
-    {"max-rate", "PUSHER_MAX_RATE", "N", "100",
-     "messages a second per connection, or close with 1008; 0 turns the limit off",
-     "a number >= 0", set_max_rate},
-    {"max-burst", "PUSHER_MAX_BURST", "N", "1000",
-     "messages a connection may send at once, above --max-rate", "a number >= 1", set_max_burst},
-    {"ping-interval", "PUSHER_PING_INTERVAL", "TIME", "25s",
-     "silence after which a connection is pinged", DURATION, set_ping_interval},
-    {"idle-timeout", "PUSHER_IDLE_TIMEOUT", "TIME", "60s",
-     "silence after which a connection is closed with 1001; above --ping-interval", DURATION,
-     set_idle_timeout},
-    {"handshake-timeout", "PUSHER_HANDSHAKE_TIMEOUT", "TIME", "10s",
-     "time allowed for a whole HTTP request", DURATION, set_handshake_timeout},
-    {"static-dir", "PUSHER_STATIC_DIR", "DIR", NULL,
-     "serve the chat page from DIR instead of the built-in copy", "an existing directory",
-     set_static_dir},
-    {"secret", "PUSHER_SECRET", "KEY", NULL,
-     "HS256 key of the `token` JWT clients must show (prefer the variable: flags show in ps)",
-     "a non-empty key", set_secret},
-    {"api-key", "PUSHER_API_KEY", "KEY", NULL,
-     "key POST /api/push must send as \"Authorization: Bearer KEY\"", "a non-empty key", set_api_key},
-    {"allowed-origin", "PUSHER_ALLOWED_ORIGIN", "ORIGIN", NULL,
-     "the only Origin that may open a WebSocket; repeat it, or give a comma-separated list",
-     "a comma-separated list of at most " STR(CONFIG_MAX_ORIGINS) " origins like https://example.com",
-     set_allowed_origin},
-    {"echo", "PUSHER_ECHO", NULL, "0", "serve /echo, for WebSocket conformance suites",
-     "0 or 1", set_echo},
-    {"log-level", "PUSHER_LOG_LEVEL", "LEVEL", "info", "error, warn, info or debug",
-     "error, warn, info or debug", set_log_level},
-    {"backend", "PUSHER_BACKEND", "NAME", DEFAULT_BACKEND, "event loop: poll or epoll",
-     "poll or epoll", set_backend},
-};
 
 enum { NUM_OPTIONS = COUNT(options), FIRST_VAL = 256 }; /* FIRST_VAL: getopt_long vals past any char */
 
@@ -337,7 +295,7 @@ static void usage(FILE *f)
 /* Runs o's setter on v; a refusal becomes the one line on stderr. */
 static bool apply(struct config *c, const struct option_def *o, bool flag, const char *v)
 {
-    if (o->set(c, v))
+    if (set(c, o, v))
         return true;
     fprintf(stderr, "pusher: %s%s must be %s (got \"%s\")\n", flag ? "--" : "",
             flag ? o->name : o->env, o->must, v);
@@ -399,7 +357,7 @@ int config_load(struct config *c, int argc, char **argv)
         }
         const struct option_def *o = &options[opt - FIRST_VAL];
         /* The first --allowed-origin replaces the environment's list; later ones add to it. */
-        if (o->set == set_allowed_origin && !origins_from_flags) {
+        if (o->kind == ORIGINS && !origins_from_flags) {
             c->num_origins = 0;
             origins_from_flags = true;
         }
@@ -421,7 +379,7 @@ int config_load(struct config *c, int argc, char **argv)
 
 void config_print(const struct config *c, FILE *f)
 {
-    fprintf(f, "bind=%s port=%d max_connections=%ld max_message=%zu max_pending=%zu max_rate=%g"
+    fprintf(f, "bind=%s port=%ld max_connections=%ld max_message=%zu max_pending=%zu max_rate=%g"
             " max_burst=%g ping_interval_ms=%u idle_timeout_ms=%u handshake_timeout_ms=%u",
             c->bind, c->port, c->max_connections, c->max_message, c->max_pending, c->max_rate,
             c->max_burst, c->ping_interval_ms, c->idle_timeout_ms, c->handshake_timeout_ms);

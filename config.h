@@ -20,7 +20,7 @@ enum loop_backend { BACKEND_POLL, BACKEND_EPOLL };
 
 struct config {
     char bind[46];                 /* --bind: IPv4 or IPv6 literal, "0.0.0.0" */
-    int port;                      /* --port: 8080; 0 picks an ephemeral port */
+    long port;                     /* --port: 8080; 0 picks an ephemeral port */
     long max_connections;          /* --max-connections: 0 = derive from RLIMIT_NOFILE */
     size_t max_message;            /* --max-message: bytes in one message, 64 KiB */
     size_t max_pending;            /* --max-pending: unsent bytes per connection before 1008, 1 MiB */

@@ -155,9 +155,9 @@ int main(int argc, char **argv)
     long sockets = fds - RESERVED_FDS;
     cfg.max_connections = connection_limit(cfg.max_connections, sockets);
 
-    int lfd = listen_on(cfg.bind, cfg.port);
+    int lfd = listen_on(cfg.bind, (int)cfg.port);
     if (lfd < 0) {
-        fprintf(stderr, "pusher: cannot listen on %s:%d: %s\n", cfg.bind, cfg.port, strerror(errno));
+        fprintf(stderr, "pusher: cannot listen on %s:%ld: %s\n", cfg.bind, cfg.port, strerror(errno));
         return 1;
     }
     struct loop *l = loop_create((int)fds, cfg.backend);
