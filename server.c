@@ -297,23 +297,29 @@ static void serve_metrics(struct conn *c, bool head_only)
     char buf[8192];
     size_t n = 0;
 #define EMIT(...) n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, __VA_ARGS__)
-    EMIT("# TYPE pusher_connections gauge\npusher_connections %zu\n", connmgr_connections());
-    EMIT("# TYPE pusher_users gauge\npusher_users %zu\n", connmgr_users());
-    EMIT("# TYPE pusher_messages_received_total counter\npusher_messages_received_total %" PRIu64 "\n", stats.messages_received);
-    EMIT("# TYPE pusher_messages_sent_total counter\npusher_messages_sent_total %" PRIu64 "\n", stats.messages_sent);
-    EMIT("# TYPE pusher_bytes_received_total counter\npusher_bytes_received_total %" PRIu64 "\n", stats.bytes_received);
-    EMIT("# TYPE pusher_bytes_sent_total counter\npusher_bytes_sent_total %" PRIu64 "\n", stats.bytes_sent);
+#define GAUGE(name, v) EMIT("# TYPE " name " gauge\n" name " %zu\n", v)
+#define COUNTER(name, v) EMIT("# TYPE " name " counter\n" name " %" PRIu64 "\n", v)
+    GAUGE("pusher_connections", connmgr_connections());
+    GAUGE("pusher_users", connmgr_users());
+    COUNTER("pusher_messages_received_total", stats.messages_received);
+    COUNTER("pusher_messages_sent_total", stats.messages_sent);
+    COUNTER("pusher_bytes_received_total", stats.bytes_received);
+    COUNTER("pusher_bytes_sent_total", stats.bytes_sent);
     EMIT("# TYPE pusher_closes_total counter\n");
     for (int i = 0; i < STATS_CLOSE_CODES; i++)
         if (stats.closes[i])
-            EMIT("pusher_closes_total{code=\"%d\"} %" PRIu64 "\n", STATS_CLOSE_MIN + i, stats.closes[i]);
+            EMIT("pusher_closes_total{code=\"%d\"} %" PRIu64 "\n", STATS_CLOSE_MIN + i,
+                 stats.closes[i]);
     EMIT("# TYPE pusher_handshakes_rejected_total counter\n");
     for (int i = 0; i < STATS_STATUSES; i++)
         if (stats.rejected[i])
-            EMIT("pusher_handshakes_rejected_total{status=\"%d\"} %" PRIu64 "\n", STATS_STATUS_MIN + i, stats.rejected[i]);
-    EMIT("# TYPE pusher_slow_consumer_closes_total counter\npusher_slow_consumer_closes_total %" PRIu64 "\n", stats.slow_closes);
-    EMIT("# TYPE pusher_rate_limit_closes_total counter\npusher_rate_limit_closes_total %" PRIu64 "\n", stats.rate_closes);
-    EMIT("# TYPE pusher_accept_errors_total counter\npusher_accept_errors_total %" PRIu64 "\n", stats.accept_errors);
+            EMIT("pusher_handshakes_rejected_total{status=\"%d\"} %" PRIu64 "\n",
+                 STATS_STATUS_MIN + i, stats.rejected[i]);
+    COUNTER("pusher_slow_consumer_closes_total", stats.slow_closes);
+    COUNTER("pusher_rate_limit_closes_total", stats.rate_closes);
+    COUNTER("pusher_accept_errors_total", stats.accept_errors);
+#undef GAUGE
+#undef COUNTER
 #undef EMIT
     if (n >= sizeof buf)
         n = sizeof buf - 1;
