@@ -192,9 +192,9 @@ static void expire(struct conn *c)
         /* Half a message since the deadline began: not idle, but too slow
          * to let it hold its buffer and its slot any longer. */
         if (c->in.rx)
-            conn_close(c, 1008, "message too slow");
+            conn_close(c, WS_CLOSE_POLICY_VIOLATION, "message too slow");
         else
-            conn_close(c, 1001, "idle timeout");
+            conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
         break;
     default:
         conn_kill(c);
@@ -298,7 +298,7 @@ static void drop_slow_reader(struct conn *c)
     }
     q->end = q->start + keep;
     stats.slow_closes++;
-    conn_close(c, 1008, "too much unread output");
+    conn_close(c, WS_CLOSE_POLICY_VIOLATION, "too much unread output");
 }
 
 void conn_send(struct conn *c, struct frame *f)
@@ -559,8 +559,11 @@ bool conn_take_token(struct conn *c)
     c->tokens += refill;
     if (c->tokens > (float)g.cfg->max_burst)
         c->tokens = (float)g.cfg->max_burst;
-    if (c->tokens < 1.0f)
+    if (c->tokens < 1.0f) {
+        stats.rate_closes++;
+        conn_close(c, WS_CLOSE_POLICY_VIOLATION, "rate limit exceeded");
         return false;
+    }
     c->tokens -= 1.0f;
     return true;
 }

@@ -282,7 +282,7 @@ static void upgrade(struct conn *c, const struct http_request *req, bool echo)
     }
     switch_protocols(c, req);
     if (connmgr_join(c, user, (size_t)ulen, since) < 0) {
-        conn_close(c, 1011, "out of memory");
+        conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }
     char quoted[2 * CONNMGR_MAX_USER_ID + 1];

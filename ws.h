@@ -35,6 +35,7 @@ enum ws_close_code {
     WS_CLOSE_INVALID_PAYLOAD = 1007,
     WS_CLOSE_POLICY_VIOLATION = 1008,
     WS_CLOSE_MESSAGE_TOO_BIG = 1009,
+    WS_CLOSE_INTERNAL_ERROR = 1011,
 };
 
 /* ws_parse_header's results: a header length (> 0), "need more", or an

@@ -72,17 +72,14 @@ static void pong(struct conn *c, const uint8_t *payload, size_t len)
 static void on_control(struct conn *c, uint8_t op, const uint8_t *p, size_t len)
 {
     if (op == WS_OP_PING) {
-        if (!conn_take_token(c)) {
-            stats.rate_closes++;
-            conn_close(c, WS_CLOSE_POLICY_VIOLATION, "rate limit exceeded");
-            return;
-        }
-        pong(c, p, len);        /* §5.5.3: the same application data */
+        if (conn_take_token(c))
+            pong(c, p, len);    /* §5.5.3: the same application data */
     } else if (op == WS_OP_CLOSE) {
         unsigned code;
         int bad = ws_parse_close(p, len, &code);
         if (bad) {
-            conn_close(c, (unsigned)bad, bad == WS_CLOSE_PROTOCOL_ERROR ? "bad close code" : "close reason is not UTF-8");
+            conn_close(c, (unsigned)bad,
+                       bad == WS_CLOSE_PROTOCOL_ERROR ? "bad close code" : "close reason is not UTF-8");
             return;
         }
         /* §5.5.1: answer with a close echoing the code; an empty close is
@@ -97,12 +94,8 @@ static void on_data_message(struct conn *c, uint8_t op, uint8_t *p, size_t len)
 {
     conn_alive(c);
     stats.messages_received++;
-    if (!conn_take_token(c)) {
-        stats.rate_closes++;
-        conn_close(c, WS_CLOSE_POLICY_VIOLATION, "rate limit exceeded");
-        return;
-    }
-    g.on_message(c, op, p, len);
+    if (conn_take_token(c))
+        g.on_message(c, op, p, len);
 }
 
 /* Checks a new frame header against the state of the message under way and
@@ -235,7 +228,7 @@ static long take_payload(struct conn *c, struct rx *rx, uint8_t *p, size_t n)
         return (long)take;
     }
     if (!append_msg(rx, p, take)) {
-        conn_close(c, 1011, "out of memory");
+        conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return -1;
     }
     if (done) {
