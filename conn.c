@@ -189,9 +189,10 @@ static void expire(struct conn *c)
         list_append(c, LIST_PINGED, c->since);
         break;
     case LIST_PINGED:
-        /* Half a message since the deadline began: not idle, but too slow
-         * to let it hold its buffer and its slot any longer. */
-        if (c->in.rx)
+        /* Bytes still coming (within the last ping interval) but never a
+         * whole message: not silent, but too slow to keep its buffer and
+         * its slot any longer. */
+        if (c->in.rx && conn_clock() - c->last_input < g.lists[LIST_ACTIVE].timeout_ms)
             conn_close(c, WS_CLOSE_POLICY_VIOLATION, "message too slow");
         else
             conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
@@ -409,6 +410,7 @@ static void on_readable(struct conn *c)
         g.hooks.http_input(c, g.scratch, (size_t)n);
         break;
     case CONN_WS:
+        c->last_input = conn_clock();
         g.hooks.ws_input(c, g.scratch, (size_t)n);
         break;
     default:
@@ -468,7 +470,7 @@ void conn_upgrade(struct conn *c)
 {
     c->state = CONN_WS;
     c->flags |= CONN_UPGRADED;
-    c->bucket_ms = conn_clock();
+    c->bucket_ms = c->last_input = conn_clock();
     list_append(c, LIST_ACTIVE, conn_clock());
 }
 

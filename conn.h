@@ -59,6 +59,7 @@ struct conn {
     uint8_t timer_list;         /* which deadline list holds it */
     uint16_t close_code;        /* sent or received; 1006 when none */
     uint32_t since;             /* ms (conn clock) its current deadline counts from */
+    uint32_t last_input;        /* ms (conn clock) of its last bytes in */
     uint32_t bucket_ms;         /* last token-bucket refill */
     float tokens;               /* messages it may still send at once */
     uint32_t open_index;        /* slot in connmgr's array of open sockets */

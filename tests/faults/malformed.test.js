@@ -152,7 +152,8 @@ async function dribble(raw, buf, every) {
 }
 
 test('a frame trickled in a byte at a time, or a message whose fragments trickle in between pongs, is closed ' +
-  'with 1008 at --idle-timeout; clients that finish each frame slowly but in time stay', f.bound(30000), async (t) => {
+  'with 1008 at --idle-timeout; half a frame then silence is idle (1001); clients that finish each frame ' +
+  'slowly but in time stay', f.bound(30000), async (t) => {
   const srv = await h.serve(t, ['--ping-interval', '300ms', '--idle-timeout', '1s']);
   const pid = srv.proc.pid;
   const observer = await h.connect(srv, 'observer');
@@ -182,6 +183,11 @@ test('a frame trickled in a byte at a time, or a message whose fragments trickle
       slow.push({ kind, raw, t0: Date.now(), done: start(raw) });
     }
   }
+  // Half a frame, then nothing: that is silence, and silence is 1001.
+  const quiet = await h.rawConnect(srv, 'half-then-silent');
+  await quiet.sync('half-then-silent');
+  const quietFrom = Date.now();
+  quiet.write(h.frame(h.OP.text, group).subarray(0, 100));
   // Slow but whole: a ping (16 bytes) or a Single to itself, each taking
   // ~400 ms of its 1 s, back to back for 3 s.
   const steady = [];
@@ -210,6 +216,10 @@ test('a frame trickled in a byte at a time, or a message whose fragments trickle
     s.dt = dt;
     await s.done;
   }
+  const quietEnd = await quiet.expectClose(1001, Math.round(4000 * h.SCALE), { reply: false });
+  const quietDt = Date.now() - quietFrom;
+  assert.equal(quietEnd.reason, 'idle timeout');
+  assert.ok(quietDt >= 950, `half a frame then silence was closed after ${quietDt} ms`);
   for (const s of steady) {
     const sent = await s.sent;
     assert.ok(!s.raw.ended, `the client sending slow ${s.kind} was disconnected`);
@@ -230,7 +240,8 @@ test('a frame trickled in a byte at a time, or a message whose fragments trickle
   const after = await h.metrics(srv);
   assert.equal(h.counter(after, 'pusher_closes_total', { code: '1008' }) -
     h.counter(before, 'pusher_closes_total', { code: '1008' }), slow.length, 'each trickler counted as 1008');
-  assert.equal(h.counter(after, 'pusher_closes_total', { code: '1001' }), h.counter(before, 'pusher_closes_total', { code: '1001' }));
+  assert.equal(h.counter(after, 'pusher_closes_total', { code: '1001' }) -
+    h.counter(before, 'pusher_closes_total', { code: '1001' }), 1, 'only the silent one closed as idle');
   await h.waitFor(() => f.fdCount(pid) <= fds0 + steady.length, 'the tricklers\' descriptors released', 4000);
   const ms = await f.assertPrompt(srv);
   t.diagnostic(`faults: ${slow.length} trickled frames/messages closed with 1008 after ` +
