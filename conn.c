@@ -551,7 +551,7 @@ void conn_kill(struct conn *c)
     g.reap = c;
 }
 
-bool conn_take_token(struct conn *c)
+bool conn_within_rate(struct conn *c)
 {
     if (g.cfg->max_rate <= 0)
         return true;

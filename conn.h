@@ -105,10 +105,10 @@ void conn_kill(struct conn *c);
  * trickled in a byte at a time would hold its connection for ever. */
 void conn_alive(struct conn *c);
 
-/* The token bucket (--max-rate, --max-burst): takes one token, or, when the
- * connection sends faster than allowed, closes it with 1008 (counted) and
- * returns false. */
-bool conn_take_token(struct conn *c);
+/* The token bucket (--max-rate, --max-burst): true when c may send one more
+ * message or ping now, which takes a token; false after closing it with 1008
+ * (counted) for sending faster than allowed. */
+bool conn_within_rate(struct conn *c);
 
 /* Ends a loop turn: frees dead connections, then writes queued output, so a
  * broadcast of one turn leaves in one writev per recipient. */

@@ -72,7 +72,7 @@ static void pong(struct conn *c, const uint8_t *payload, size_t len)
 static void on_control(struct conn *c, uint8_t op, const uint8_t *p, size_t len)
 {
     if (op == WS_OP_PING) {
-        if (conn_take_token(c))
+        if (conn_within_rate(c))
             pong(c, p, len);    /* §5.5.3: the same application data */
     } else if (op == WS_OP_CLOSE) {
         unsigned code;
@@ -94,7 +94,7 @@ static void on_data_message(struct conn *c, uint8_t op, uint8_t *p, size_t len)
 {
     conn_alive(c);
     stats.messages_received++;
-    if (conn_take_token(c))
+    if (conn_within_rate(c))
         g.on_message(c, op, p, len);
 }
 
