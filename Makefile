@@ -18,9 +18,9 @@ LIBS     = -lcrypto
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS = ws.c http.c json.c jwt.c config.c log.c loop.c loop_poll.c loop_epoll.c \
-       conn.c wsconn.c connmgr.c static.c server.c pusher.c
+       conn.c wsconn.c connmgr.c handshake.c static.c server.c pusher.c
 PAGE = $(wildcard static/*)
-UNITS = ws json http jwt config connmgr fuzzcases_conn
+UNITS = ws json http jwt config connmgr handshake fuzzcases_conn
 
 OBJS      = $(SRCS:%.c=build/%.o) build/static_files.o
 ASAN_OBJS = $(SRCS:%.c=build/asan/%.o) build/asan/static_files.o
@@ -67,6 +67,7 @@ build/test_http: http.c
 build/test_jwt: jwt.c json.c
 build/test_config: config.c
 build/test_connmgr: connmgr.c json.c ws.c
+build/test_handshake: handshake.c http.c ws.c jwt.c json.c
 build/test_%: tests/unit/test_%.c tests/unit/check.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CPPFLAGS) -O1 -g $(SAN) -o $@ $< $(filter %.c,$(filter-out $<,$^)) $(LIBS)

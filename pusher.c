@@ -2,7 +2,7 @@
  * main loop and a graceful shutdown.
  *
  * Reading order for the rest: ws.c (the RFC 6455 codec), http.c, json.c,
- * loop.c, conn.c, wsconn.c, connmgr.c, server.c. */
+ * handshake.c, loop.c, conn.c, wsconn.c, connmgr.c, server.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 /* server.c - the HTTP side of pusher: accepting sockets, reading requests,
- * the WebSocket handshake (RFC 6455 §4.2), and the plain endpoints
- * (/admin, /healthz, /metrics, POST /api/push, the chat page's files).
+ * answering the WebSocket handshake (handshake.c decides it), and the plain
+ * endpoints (/admin, /healthz, /metrics, POST /api/push, the chat page).
  *
  * Every answer but 101 is a whole response followed by the end of the
  * connection: pusher speaks HTTP only to open WebSockets and answer small
@@ -19,8 +19,8 @@
 #include <openssl/crypto.h>
 
 #include "connmgr.h"
+#include "handshake.h"
 #include "http.h"
-#include "jwt.h"
 #include "log.h"
 #include "server.h"
 #include "static.h"
@@ -112,176 +112,28 @@ static void refuse_upgrade(struct conn *c, int status, const char *extra, const 
 
 /* ------------------------------------------------------------- handshake */
 
-static bool header_is(const struct http_request *req, const char *name, const char *token)
+/* Answers a handshake (handshake.c decides) and, on 101, turns c into a
+ * WebSocket that joins its user or, on /echo, echoes. */
+static void upgrade(struct conn *c, const struct http_request *req, bool echo)
 {
-    const struct http_header *h = http_header_find(req, name);
-    return h && http_has_token(h->value, h->value_len, token);
-}
-
-/* PROTOCOL.md: 1..64 bytes of UTF-8 without control characters (C0, DEL,
- * C1). NULL when id is acceptable, else what is wrong with it. */
-static const char *user_id_problem(const char *id, long len)
-{
-    if (len == -1)
-        return "userId is missing: add ?userId=NAME";
-    if (len < 0)
-        return "userId is not well percent-encoded";
-    if (len == 0)
-        return "userId is empty";
-    if (len > CONNMGR_MAX_USER_ID)
-        return "userId is longer than 64 bytes";
-    if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)id, (size_t)len) != UTF8_ACCEPT)
-        return "userId is not valid UTF-8";
-    for (long i = 0; i < len; i++) {
-        uint8_t b = (uint8_t)id[i];
-        bool c1 = b == 0xC2 && i + 1 < len && (uint8_t)id[i + 1] <= 0x9F;
-        if (b < 0x20 || b == 0x7F || c1)
-            return "userId holds a control character";
+    struct handshake hs;
+    handshake_check(req, echo, g.cfg, connmgr_connections(), time(NULL), &hs);
+    if (hs.status != 101) {
+        refuse_upgrade(c, hs.status, hs.extra, hs.why);
+        return;
     }
-    return NULL;
-}
-
-static bool origin_allowed(const struct http_request *req)
-{
-    if (g.cfg->num_origins == 0)
-        return true;
-    const struct http_header *h = http_header_find(req, "origin");
-    for (size_t i = 0; h && i < g.cfg->num_origins; i++) {
-        const char *o = g.cfg->origins[i];
-        if (strlen(o) == h->value_len && strncasecmp(o, h->value, h->value_len) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool parse_since(const char *s, long len, uint64_t *out)
-{
-    *out = 0;
-    if (len == -1)
-        return true;
-    if (len <= 0 || len > 20)
-        return false;
-    for (long i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (*out > (UINT64_MAX - d) / 10)
-            return false;
-        *out = *out * 10 + d;
-    }
-    return true;
-}
-
-/* How many times name appears: the handshake's own headers may appear once
- * (RFC 6455 §11.3.1, §11.3.5; Host by RFC 9112 §3.2), since two values
- * would leave it ambiguous which one was answered. */
-static size_t header_count(const struct http_request *req, const char *name)
-{
-    size_t n = 0, len = strlen(name);
-    for (size_t i = 0; i < req->num_headers; i++)
-        n += req->headers[i].name_len == len && strncasecmp(req->headers[i].name, name, len) == 0;
-    return n;
-}
-
-/* The §4.2.1 checks every WebSocket endpoint shares. NULL when they pass;
- * else sets *status and returns the reason. */
-static const char *handshake_problem(const struct http_request *req, int *status)
-{
-    *status = 400;
-    if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0) {
-        *status = 405;
-        return "a WebSocket handshake is a GET request";
-    }
-    if (req->minor_version < 1)
-        return "a WebSocket handshake needs HTTP/1.1";
-    if (!http_header_find(req, "host"))
-        return "a WebSocket handshake needs a Host header";
-    static const char *const once[] = {"host", "sec-websocket-key", "sec-websocket-version"};
-    for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
-        if (header_count(req, once[i]) > 1)
-            return "Host, Sec-WebSocket-Key and Sec-WebSocket-Version may each appear only once";
-    if (!header_is(req, "upgrade", "websocket"))
-        return "this endpoint needs a WebSocket upgrade (Upgrade: websocket)";
-    if (!header_is(req, "connection", "upgrade"))
-        return "this endpoint needs Connection: Upgrade";
-    const struct http_header *v = http_header_find(req, "sec-websocket-version");
-    if (!v)
-        return "Sec-WebSocket-Version is missing";
-    if (v->value_len != 2 || memcmp(v->value, "13", 2) != 0) {
-        *status = 426;
-        return "only WebSocket version 13 is supported";
-    }
-    const struct http_header *k = http_header_find(req, "sec-websocket-key");
-    if (!k)
-        return "Sec-WebSocket-Key is missing";
-    if (!ws_key_valid(k->value, k->value_len))
-        return "Sec-WebSocket-Key must be 16 bytes in base64";
-    if (!origin_allowed(req)) {
-        *status = 403;
-        return "this Origin is not allowed";
-    }
-    if (connmgr_connections() >= (size_t)g.cfg->max_connections) {
-        *status = 503;
-        return "the server is at its connection limit; try again later";
-    }
-    return NULL;
-}
-
-/* Writes the 101 answer (§4.2.2) and turns c into a WebSocket. */
-static void switch_protocols(struct conn *c, const struct http_request *req)
-{
-    const struct http_header *k = http_header_find(req, "sec-websocket-key");
-    char accept[WS_ACCEPT_SIZE];
-    ws_accept_key(k->value, k->value_len, accept);
     char head[160];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", hs.accept);
     conn_send_raw(c, head, (size_t)n);
     conn_upgrade(c);
-}
-
-static void upgrade(struct conn *c, const struct http_request *req, bool echo)
-{
-    int status;
-    const char *why = handshake_problem(req, &status);
-    if (why) {
-        refuse_upgrade(c, status, status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL, why);
-        return;
-    }
     if (echo) {
         c->flags |= CONN_ECHO;
-        switch_protocols(c, req);
         log_event(LOG_INFO, "event=connect fd=%d user=\"\" endpoint=echo", c->fd);
         return;
     }
-    char user[HTTP_MAX_REQUEST_LINE];
-    long ulen = http_query_get(req->target, req->target_len, "userId", user, sizeof user);
-    if ((why = user_id_problem(user, ulen))) {
-        refuse_upgrade(c, 400, NULL, why);
-        return;
-    }
-    char since_s[32];
-    uint64_t since;
-    long slen = http_query_get(req->target, req->target_len, "since", since_s, sizeof since_s);
-    if (!parse_since(since_s, slen, &since)) {
-        refuse_upgrade(c, 400, NULL, "since must be a message id (a whole number)");
-        return;
-    }
-    if (g.cfg->secret) {
-        char token[HTTP_MAX_REQUEST_LINE];
-        long tlen = http_query_get(req->target, req->target_len, "token", token, sizeof token);
-        int r = tlen < 0 ? JWT_ERR_FORMAT
-                         : jwt_check_hs256(token, (size_t)tlen, (const uint8_t *)g.cfg->secret,
-                                           strlen(g.cfg->secret), user, (size_t)ulen, time(NULL));
-        if (r != JWT_OK) {
-            refuse_upgrade(c, 401, "WWW-Authenticate: Bearer\r\n",
-                           tlen == -1 ? "token is missing" : jwt_strerror(r));
-            return;
-        }
-    }
-    switch_protocols(c, req);
-    if (connmgr_join(c, user, (size_t)ulen, since) < 0) {
+    if (connmgr_join(c, hs.user, hs.user_len, hs.since) < 0) {
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }

@@ -1,0 +1,176 @@
+/* handshake.c - the server's half of the WebSocket opening handshake
+ * (RFC 6455 §4.2), and pusher's own conditions on it: a valid userId, a
+ * valid token where the server has a secret, an allowed Origin, and room.
+ *
+ * The checks run from the cheapest and most general to the most particular:
+ * is it a WebSocket handshake at all, may this Origin and is there room, and
+ * only then who it is (the userId, and the token's HMAC). */
+#include <string.h>
+#include <strings.h>
+
+#include "connmgr.h"
+#include "handshake.h"
+#include "jwt.h"
+
+static bool header_is(const struct http_request *req, const char *name, const char *token)
+{
+    const struct http_header *h = http_header_find(req, name);
+    return h && http_has_token(h->value, h->value_len, token);
+}
+
+/* How many times name appears: the handshake's own headers may appear once
+ * (RFC 6455 §11.3.1, §11.3.5; Host by RFC 9112 §3.2), since two values
+ * would leave it ambiguous which one was answered. */
+static size_t header_count(const struct http_request *req, const char *name)
+{
+    size_t n = 0, len = strlen(name);
+    for (size_t i = 0; i < req->num_headers; i++)
+        n += req->headers[i].name_len == len && strncasecmp(req->headers[i].name, name, len) == 0;
+    return n;
+}
+
+/* §4.2.1: what makes a request a WebSocket opening handshake at all. NULL
+ * when it is one; else sets *status and returns the reason. */
+static const char *not_a_handshake(const struct http_request *req, int *status)
+{
+    *status = 400;
+    if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0) {
+        *status = 405;
+        return "a WebSocket handshake is a GET request";
+    }
+    if (req->minor_version < 1)
+        return "a WebSocket handshake needs HTTP/1.1";
+    if (!http_header_find(req, "host"))
+        return "a WebSocket handshake needs a Host header";
+    static const char *const once[] = {"host", "sec-websocket-key", "sec-websocket-version"};
+    for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
+        if (header_count(req, once[i]) > 1)
+            return "Host, Sec-WebSocket-Key and Sec-WebSocket-Version may each appear only once";
+    if (!header_is(req, "upgrade", "websocket"))
+        return "this endpoint needs a WebSocket upgrade (Upgrade: websocket)";
+    if (!header_is(req, "connection", "upgrade"))
+        return "this endpoint needs Connection: Upgrade";
+    const struct http_header *v = http_header_find(req, "sec-websocket-version");
+    if (!v)
+        return "Sec-WebSocket-Version is missing";
+    if (v->value_len != 2 || memcmp(v->value, "13", 2) != 0) {
+        *status = 426;
+        return "only WebSocket version 13 is supported";
+    }
+    const struct http_header *k = http_header_find(req, "sec-websocket-key");
+    if (!k)
+        return "Sec-WebSocket-Key is missing";
+    if (!ws_key_valid(k->value, k->value_len))
+        return "Sec-WebSocket-Key must be 16 bytes in base64";
+    return NULL;
+}
+
+/* PROTOCOL.md: 1..64 bytes of UTF-8 without control characters (C0, DEL,
+ * C1). NULL when id is acceptable, else what is wrong with it. */
+static const char *user_id_problem(const char *id, long len)
+{
+    if (len == -1)
+        return "userId is missing: add ?userId=NAME";
+    if (len < 0)
+        return "userId is not well percent-encoded";
+    if (len == 0)
+        return "userId is empty";
+    if (len > CONNMGR_MAX_USER_ID)
+        return "userId is longer than 64 bytes";
+    if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)id, (size_t)len) != UTF8_ACCEPT)
+        return "userId is not valid UTF-8";
+    for (long i = 0; i < len; i++) {
+        uint8_t b = (uint8_t)id[i];
+        bool c1 = b == 0xC2 && i + 1 < len && (uint8_t)id[i + 1] <= 0x9F;
+        if (b < 0x20 || b == 0x7F || c1)
+            return "userId holds a control character";
+    }
+    return NULL;
+}
+
+/* since=ID: a whole number (absent: 0, the whole history). */
+static bool parse_since(const char *s, long len, uint64_t *out)
+{
+    *out = 0;
+    if (len == -1)
+        return true;
+    if (len <= 0 || len > 20)
+        return false;
+    for (long i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (*out > (UINT64_MAX - d) / 10)
+            return false;
+        *out = *out * 10 + d;
+    }
+    return true;
+}
+
+/* §4.2.2 step 5.4 (who it is) and pusher's query: userId, since, token.
+ * NULL when they pass; else sets *status and returns the reason. */
+static const char *user_problem(const struct http_request *req, const struct config *cfg,
+                                time_t now, struct handshake *hs, int *status)
+{
+    *status = 400;
+    long ulen = http_query_get(req->target, req->target_len, "userId", hs->user, sizeof hs->user);
+    const char *why = user_id_problem(hs->user, ulen);
+    if (why)
+        return why;
+    hs->user_len = (size_t)ulen;
+    char since[32];
+    long slen = http_query_get(req->target, req->target_len, "since", since, sizeof since);
+    if (!parse_since(since, slen, &hs->since))
+        return "since must be a message id (a whole number)";
+    if (!cfg->secret)
+        return NULL;
+    char token[HTTP_MAX_REQUEST_LINE];
+    long tlen = http_query_get(req->target, req->target_len, "token", token, sizeof token);
+    int r = tlen < 0 ? JWT_ERR_FORMAT
+                     : jwt_check_hs256(token, (size_t)tlen, (const uint8_t *)cfg->secret,
+                                       strlen(cfg->secret), hs->user, hs->user_len, now);
+    if (r == JWT_OK)
+        return NULL;
+    *status = 401;
+    hs->extra = "WWW-Authenticate: Bearer\r\n";
+    return tlen == -1 ? "token is missing" : jwt_strerror(r);
+}
+
+static bool origin_allowed(const struct http_request *req, const struct config *cfg)
+{
+    if (cfg->num_origins == 0)
+        return true;
+    const struct http_header *h = http_header_find(req, "origin");
+    for (size_t i = 0; h && i < cfg->num_origins; i++) {
+        const char *o = cfg->origins[i];
+        if (strlen(o) == h->value_len && strncasecmp(o, h->value, h->value_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+void handshake_check(const struct http_request *req, bool echo, const struct config *cfg,
+                     size_t open, time_t now, struct handshake *hs)
+{
+    *hs = (struct handshake){.status = 101};
+    if ((hs->why = not_a_handshake(req, &hs->status))) {
+        if (hs->status == 426)
+            hs->extra = "Sec-WebSocket-Version: 13\r\n";
+        return;
+    }
+    if (!origin_allowed(req, cfg)) {
+        hs->status = 403;
+        hs->why = "this Origin is not allowed";
+        return;
+    }
+    if (open >= (size_t)cfg->max_connections) {
+        hs->status = 503;
+        hs->why = "the server is at its connection limit; try again later";
+        return;
+    }
+    if (!echo && (hs->why = user_problem(req, cfg, now, hs, &hs->status)))
+        return;
+    const struct http_header *k = http_header_find(req, "sec-websocket-key");
+    ws_accept_key(k->value, k->value_len, hs->accept);
+    hs->status = 101;
+}
