@@ -1,6 +1,7 @@
-/* fuzz_http.c - libFuzzer harness for http.c: the request-head parser, and the
+/* fuzz_http.c - libFuzzer harness for http.c: the request-head parser, the
  * helpers the server applies to what it found (header lookup, list tokens,
- * query parameters, percent-decoding, Content-Length).
+ * query parameters, percent-decoding, Content-Length), and handshake.c's
+ * decision on each complete request.
  *
  * Properties, beyond memory safety:
  * - a complete head lies inside the input and the 8 KiB limit, and every
@@ -8,11 +9,14 @@
  * - a prefix answers 0 ("need more") or what the whole input answers, and
  *   the prefix that ends where the head ends answers the same as the whole;
  * - percent-decoding, query lookup, list tokens and Content-Length agree
- *   with slow references written below from the RFCs' wording. */
+ *   with slow references written below from the RFCs' wording;
+ * - the handshake's answer is a status it may give, with a reason, and a 101
+ *   carries an accept key and a userId the contract allows. */
 #include <ctype.h>
 #include <strings.h>
 
 #include "fuzz/fuzz.h"
+#include "handshake.h"
 #include "http.h"
 
 /* ---- References ---------------------------------------------------------- */
@@ -258,6 +262,40 @@ static void check_prefix(const uint8_t *data, size_t cut, int whole)
     free(copy);
 }
 
+/* ---- The handshake decided on what was parsed ------------------------------ */
+
+/* handshake.c on every complete request, with and without a secret and an
+ * Origin list: an answer is always one of the statuses it may give, with a
+ * one-line reason; a 101 names a userId the contract allows and an accept
+ * key of 28 base64 characters. */
+static void check_handshake(const struct http_request *req)
+{
+    static struct config open = {.max_connections = 5}, strict = {.max_connections = 5};
+    strict.secret = "k";
+    strcpy(strict.origins[0], "https://a.example");
+    strict.num_origins = 1;
+    const struct config *cfgs[] = {&open, &strict};
+    for (size_t i = 0; i < 4; i++) {
+        struct handshake hs;
+        bool echo = i & 1;
+        handshake_check(req, echo, cfgs[i / 2], i, 1700000000, &hs);
+        int st = hs.status;
+        EXPECT(st == 101 || st == 400 || st == 401 || st == 403 || st == 405 || st == 426 ||
+               st == 503);
+        if (st != 101) {
+            EXPECT(hs.why && hs.why[0] && !strchr(hs.why, '\n'));
+            continue;
+        }
+        EXPECT(strlen(hs.accept) == 28 && http_header_find(req, "sec-websocket-key"));
+        if (echo)
+            continue;
+        EXPECT(hs.user_len >= 1 && hs.user_len <= 64);
+        EXPECT(utf8_validate(UTF8_ACCEPT, (const uint8_t *)hs.user, hs.user_len) == UTF8_ACCEPT);
+        for (size_t k = 0; k < hs.user_len; k++)
+            EXPECT((uint8_t)hs.user[k] >= 0x20 && (uint8_t)hs.user[k] != 0x7F);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -271,6 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_fields(buf, r, &req);
         check_target(req.target, req.target_len);
         check_lengths(&req);
+        check_handshake(&req);
     }
     return 0;
 }
