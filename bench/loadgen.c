@@ -840,30 +840,37 @@ static void settle(int quiet_ms, int limit_ms)
 
 static struct sched phase_server, phase_self; /* schedstat at the phase's start */
 static double phase_start;                    /* now_us() then, in seconds */
+static double phase_self_cpu;                 /* self_cpu() then */
 
 static void phase_begin(void)
 {
     phase_server = opt.pid ? schedstat(opt.pid) : (struct sched){0, 0};
     phase_self = schedstat(0);
     phase_start = (double)now_us() / 1e6;
+    phase_self_cpu = self_cpu();
 }
 
 /* How much of the phase the server and loadgen each spent runnable but not
- * running, as a share of the phase. */
-static struct { double len, server_wait, self_wait; } phase;
+ * running, and how busy loadgen itself was (near 100%, it set the pace, not
+ * the server), as shares of the phase. */
+static struct { double len, server_wait, self_wait, self_busy; } phase;
 
 static void phase_end(void)
 {
     struct sched s = opt.pid ? schedstat(opt.pid) : (struct sched){0, 0}, me = schedstat(0);
     phase.len = (double)now_us() / 1e6 - phase_start;
-    phase.server_wait = phase.len > 0 ? 100 * (s.wait - phase_server.wait) / phase.len : 0;
-    phase.self_wait = phase.len > 0 ? 100 * (me.wait - phase_self.wait) / phase.len : 0;
+    if (phase.len <= 0)
+        return;
+    phase.server_wait = 100 * (s.wait - phase_server.wait) / phase.len;
+    phase.self_wait = 100 * (me.wait - phase_self.wait) / phase.len;
+    phase.self_busy = 100 * (self_cpu() - phase_self_cpu) / phase.len;
 }
 
 static void print_waits(FILE *f)
 {
-    fprintf(f, ",\"phase_s\":%.3f,\"server_runq_wait_pct\":%.1f,\"loadgen_runq_wait_pct\":%.1f",
-            phase.len, phase.server_wait, phase.self_wait);
+    fprintf(f, ",\"phase_s\":%.3f,\"server_runq_wait_pct\":%.1f,\"loadgen_runq_wait_pct\":%.1f"
+               ",\"loadgen_busy_pct\":%.1f",
+            phase.len, phase.server_wait, phase.self_wait, phase.self_busy);
 }
 
 static void print_common(FILE *f)
@@ -938,9 +945,9 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
            cpu, per_m, server_rss_kib());
     fprintf(stderr, "%s %s %d: %.0f %s/s, p50 %" PRIu64 " us, p99 %" PRIu64 " us, "
                     "max %" PRIu64 " us, lost %lld, server %.2f CPU s/M, loadgen %.2f CPU s, "
-                    "runqueue waits: server %.0f%%, loadgen %.0f%%\n",
+                    "runqueue waits: server %.0f%%, loadgen %.0f%%; loadgen busy %.0f%%\n",
             opt.label, mode, opt.count, rate, unit, hist_pct(50), hist_pct(99), hist.max,
-            lost, per_m, self_cpu(), phase.server_wait, phase.self_wait);
+            lost, per_m, self_cpu(), phase.server_wait, phase.self_wait, phase.self_busy);
 }
 
 static void run_fanout(void)
