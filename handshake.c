@@ -107,8 +107,10 @@ static bool parse_since(const char *s, long len, uint64_t *out)
     return true;
 }
 
-/* §4.2.2 step 5.4 (who it is) and pusher's query: userId, since, token.
- * NULL when they pass; else sets *status and returns the reason. */
+/* Who it is, from pusher's query: userId, since, and the token, for which
+ * §4.2.2 lets a server authenticate the client with a 401 and its
+ * WWW-Authenticate. NULL when they pass; else sets *status and returns the
+ * reason. */
 static const char *user_problem(const struct http_request *req, const struct config *cfg,
                                 time_t now, struct handshake *hs, int *status)
 {
