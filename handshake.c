@@ -30,12 +30,11 @@ static size_t header_count(const struct http_request *req, const char *name)
 }
 
 /* §4.2.1: what makes a request a WebSocket opening handshake at all. NULL
- * when it is one; else sets *status and returns the reason. */
-static const char *not_a_handshake(const struct http_request *req, int *status)
+ * when it is one; else the reason, with hs's status set where it is not 400. */
+static const char *not_a_handshake(const struct http_request *req, struct handshake *hs)
 {
-    *status = 400;
     if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0) {
-        *status = 405;
+        hs->status = 405;
         return "a WebSocket handshake is a GET request";
     }
     if (req->minor_version < 1)
@@ -54,7 +53,8 @@ static const char *not_a_handshake(const struct http_request *req, int *status)
     if (!v)
         return "Sec-WebSocket-Version is missing";
     if (v->value_len != 2 || memcmp(v->value, "13", 2) != 0) {
-        *status = 426;
+        hs->status = 426;
+        hs->extra = "Sec-WebSocket-Version: 13\r\n";
         return "only WebSocket version 13 is supported";
     }
     const struct http_header *k = http_header_find(req, "sec-websocket-key");
@@ -109,12 +109,11 @@ static bool parse_since(const char *s, long len, uint64_t *out)
 
 /* Who it is, from pusher's query: userId, since, and the token, for which
  * §4.2.2 lets a server authenticate the client with a 401 and its
- * WWW-Authenticate. NULL when they pass; else sets *status and returns the
- * reason. */
+ * WWW-Authenticate. NULL when they pass; else the reason, with hs's status
+ * set where it is not 400. */
 static const char *user_problem(const struct http_request *req, const struct config *cfg,
-                                time_t now, struct handshake *hs, int *status)
+                                time_t now, struct handshake *hs)
 {
-    *status = 400;
     long ulen = http_query_get(req->target, req->target_len, "userId", hs->user, sizeof hs->user);
     const char *why = user_id_problem(hs->user, ulen);
     if (why)
@@ -133,7 +132,7 @@ static const char *user_problem(const struct http_request *req, const struct con
                                        strlen(cfg->secret), hs->user, hs->user_len, now);
     if (r == JWT_OK)
         return NULL;
-    *status = 401;
+    hs->status = 401;
     hs->extra = "WWW-Authenticate: Bearer\r\n";
     return tlen == -1 ? "token is missing" : jwt_strerror(r);
 }
@@ -154,12 +153,9 @@ static bool origin_allowed(const struct http_request *req, const struct config *
 void handshake_check(const struct http_request *req, bool echo, const struct config *cfg,
                      size_t open, time_t now, struct handshake *hs)
 {
-    *hs = (struct handshake){.status = 101};
-    if ((hs->why = not_a_handshake(req, &hs->status))) {
-        if (hs->status == 426)
-            hs->extra = "Sec-WebSocket-Version: 13\r\n";
+    *hs = (struct handshake){.status = 400}; /* the usual refusal */
+    if ((hs->why = not_a_handshake(req, hs)))
         return;
-    }
     if (!origin_allowed(req, cfg)) {
         hs->status = 403;
         hs->why = "this Origin is not allowed";
@@ -170,7 +166,7 @@ void handshake_check(const struct http_request *req, bool echo, const struct con
         hs->why = "the server is at its connection limit; try again later";
         return;
     }
-    if (!echo && (hs->why = user_problem(req, cfg, now, hs, &hs->status)))
+    if (!echo && (hs->why = user_problem(req, cfg, now, hs)))
         return;
     const struct http_header *k = http_header_find(req, "sec-websocket-key");
     ws_accept_key(k->value, k->value_len, hs->accept);

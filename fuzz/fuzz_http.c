@@ -270,10 +270,9 @@ static void check_prefix(const uint8_t *data, size_t cut, int whole)
  * key of 28 base64 characters. */
 static void check_handshake(const struct http_request *req)
 {
-    static struct config open = {.max_connections = 5}, strict = {.max_connections = 5};
-    strict.secret = "k";
-    strcpy(strict.origins[0], "https://a.example");
-    strict.num_origins = 1;
+    static struct config open = {.max_connections = 5},
+                         strict = {.max_connections = 5, .secret = "k", .num_origins = 1,
+                                   .origins = {"https://a.example"}};
     const struct config *cfgs[] = {&open, &strict};
     for (size_t i = 0; i < 4; i++) {
         struct handshake hs;

@@ -15,11 +15,12 @@ const HANDSHAKE_MS = 1000;
 
 // ---------------------------------------------------------------- handshakes
 
-// Writes text one byte every `every` ms until the server hangs up (or the
-// text runs out).
-async function trickle(raw, text, every) {
-  for (let i = 0; i < text.length && !raw.ended; i++) {
-    raw.write(text[i]);
+// Writes data (a string or bytes) one byte every `every` ms until the server
+// hangs up (or the data runs out).
+async function trickle(raw, data, every) {
+  const buf = Buffer.from(data);
+  for (let i = 0; i < buf.length && !raw.ended; i++) {
+    raw.write(buf.subarray(i, i + 1));
     await h.sleep(every);
   }
 }
@@ -143,14 +144,6 @@ async function pingBarrier(raw) {
   }
 }
 
-// Writes buf a byte every `every` ms, until done or the server hangs up.
-async function dribble(raw, buf, every) {
-  for (let i = 0; i < buf.length && !raw.ended; i++) {
-    raw.write(buf.subarray(i, i + 1));
-    await h.sleep(every);
-  }
-}
-
 test('a frame trickled in a byte at a time, or a message whose fragments trickle in between pongs, is closed ' +
   'with 1008 at --idle-timeout; half a frame then silence is idle (1001); clients that finish each frame ' +
   'slowly but in time stay', f.bound(30000), async (t) => {
@@ -163,7 +156,7 @@ test('a frame trickled in a byte at a time, or a message whose fragments trickle
   const group = Buffer.from(JSON.stringify({ messageType: 1, content: 'never finished '.repeat(20) }));
   const hostile = {
     // 300+ bytes at 100 ms each: half a minute for one frame.
-    'one frame, a byte every 100 ms': (raw) => dribble(raw, h.frame(h.OP.text, group), 100),
+    'one frame, a byte every 100 ms': (raw) => trickle(raw, h.frame(h.OP.text, group), 100),
     // Every fragment whole, and a pong after each, but the message never ends.
     'a fragment of one byte every 100 ms': async (raw) => {
       raw.write(h.frame(h.OP.text, group.subarray(0, 1), { fin: false }));
@@ -201,7 +194,7 @@ test('a frame trickled in a byte at a time, or a message whose fragments trickle
         const fr = kind === 'pings'
           ? h.frame(h.OP.ping, Buffer.from(`p${sent}`.padEnd(10, '.')))
           : h.frame(h.OP.text, Buffer.from(JSON.stringify({ messageType: 0, to: user, content: `m${sent}` })));
-        await dribble(raw, fr, Math.floor(400 / fr.length));
+        await trickle(raw, fr, Math.floor(400 / fr.length));
       }
       return sent;
     };

@@ -165,7 +165,7 @@ static void test_policy(void)
     CHECK(check_with(&cfg, false, 9, "GET /websocket?userId=a HTTP/1.1", GOOD_HEADERS, &hs) == 101);
     CHECK(check_with(&cfg, false, 10, "GET /websocket?userId=a HTTP/1.1", GOOD_HEADERS, &hs) == 503);
     CHECK(check_with(&cfg, true, 10, "GET /echo HTTP/1.1", GOOD_HEADERS, &hs) == 503);
-    /* policy is told before identity: no HMAC work for a refused origin */
+    /* room is told before identity: no token is checked when there is none */
     CHECK(check_with(&cfg, false, 10, "GET /websocket HTTP/1.1", GOOD_HEADERS, &hs) == 503);
 }
 
