@@ -17,8 +17,8 @@ CPPFLAGS += -D_GNU_SOURCE -I.
 LIBS     = -lcrypto
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-SRCS = ws.c http.c json.c jwt.c config.c log.c loop.c loop_poll.c loop_epoll.c \
-       conn.c wsconn.c connmgr.c handshake.c static.c server.c pusher.c
+SRCS = ws.c http.c json.c jwt.c config.c log.c buf.c loop.c loop_poll.c loop_epoll.c \
+       conn.c wsconn.c connmgr.c handshake.c api.c static.c server.c pusher.c
 PAGE = $(wildcard static/*)
 UNITS = ws json http jwt config connmgr handshake fuzzcases_conn
 

@@ -203,6 +203,9 @@ static const struct option_def options[] = {
     {"log-level", "PUSHER_LOG_LEVEL", "LEVEL", "info", "error, warn, info or debug",
      "error, warn, info or debug", .kind = CHOICE, .field = AT(log_level),
      .max = COUNT(levels) - 1, .names = levels},
+    {"log-rate", "PUSHER_LOG_RATE", "N", "20",
+     "lines a second about single connections, in bursts of ten times that; 0: no limit",
+     "a number >= 0", .kind = NUMBER, .field = AT(log_rate)},
     {"backend", "PUSHER_BACKEND", "NAME", DEFAULT_BACKEND, "event loop: poll or epoll",
      "poll or epoll", .kind = CHOICE, .field = AT(backend),
      .max = COUNT(backends) - 1, .names = backends},
@@ -391,6 +394,6 @@ void config_print(const struct config *c, FILE *f)
             c->api_key ? "set" : "unset");
     for (size_t i = 0; i < c->num_origins; i++)
         fprintf(f, "%s%s", i ? "," : "", c->origins[i]);
-    fprintf(f, "%s echo=%d log_level=%s backend=%s\n", c->num_origins ? "" : "any", c->echo,
-            levels[c->log_level], backends[c->backend]);
+    fprintf(f, "%s echo=%d log_level=%s log_rate=%g backend=%s\n", c->num_origins ? "" : "any",
+            c->echo, levels[c->log_level], c->log_rate, backends[c->backend]);
 }

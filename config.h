@@ -36,6 +36,7 @@ struct config {
     size_t num_origins;            /* entries used in origins */
     bool echo;                     /* --echo: serve the /echo endpoint */
     enum log_level log_level;      /* --log-level: info */
+    double log_rate;               /* --log-rate: per-connection log lines a second, 20; 0 = all */
     enum loop_backend backend;     /* --backend: epoll on Linux, else poll */
 };
 

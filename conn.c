@@ -179,7 +179,7 @@ static void expire(struct conn *c)
 {
     switch (c->timer_list) {
     case LIST_HANDSHAKE:
-        log_event(LOG_INFO, "event=timeout fd=%d phase=handshake", c->fd);
+        log_conn(LOG_INFO, "event=timeout fd=%d phase=handshake", c->fd);
         conn_kill(c);
         break;
     case LIST_ACTIVE:
@@ -525,7 +525,7 @@ void conn_close(struct conn *c, unsigned code, const char *reason)
     }
     c->close_code = (uint16_t)code;
     if (code >= 1002 && code != 1005)
-        log_event(LOG_INFO, "event=close fd=%d code=%u reason=\"%s\"", c->fd, code, reason ? reason : "");
+        log_conn(LOG_INFO, "event=close fd=%d code=%u reason=\"%s\"", c->fd, code, reason ? reason : "");
     if (code != 1005 && code >= STATS_CLOSE_MIN && code < STATS_CLOSE_MIN + STATS_CLOSE_CODES)
         stats.closes[code - STATS_CLOSE_MIN]++;
     start_closing(c);

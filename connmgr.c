@@ -404,3 +404,17 @@ size_t connmgr_users(void)
 {
     return g.users;
 }
+
+uint64_t connmgr_last_id(void)
+{
+    return g.last_id;
+}
+
+size_t connmgr_user_ids(const char **ids, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i <= g.mask && n < cap; i++)
+        if (g.slots[i])
+            ids[n++] = g.slots[i]->id;
+    return n;
+}

@@ -32,5 +32,11 @@ long connmgr_push(struct message *m, char *why, size_t whycap);
 const char *connmgr_user_id(const struct conn *c);
 size_t connmgr_connections(void);
 size_t connmgr_users(void);
+/* The last id handed out: presence events with a larger one are newer than
+ * any answer built now (GET /api/online). */
+uint64_t connmgr_last_id(void);
+/* Fills ids with up to cap userIds (NUL-terminated, owned by the table and
+ * good until the next leave), in no order; returns how many. */
+size_t connmgr_user_ids(const char **ids, size_t cap);
 
 #endif

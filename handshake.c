@@ -18,17 +18,6 @@ static bool header_is(const struct http_request *req, const char *name, const ch
     return h && http_has_token(h->value, h->value_len, token);
 }
 
-/* How many times name appears: the handshake's own headers may appear once
- * (RFC 6455 §11.3.1, §11.3.5; Host by RFC 9112 §3.2), since two values
- * would leave it ambiguous which one was answered. */
-static size_t header_count(const struct http_request *req, const char *name)
-{
-    size_t n = 0, len = strlen(name);
-    for (size_t i = 0; i < req->num_headers; i++)
-        n += req->headers[i].name_len == len && strncasecmp(req->headers[i].name, name, len) == 0;
-    return n;
-}
-
 /* §4.2.1: what makes a request a WebSocket opening handshake at all. NULL
  * when it is one; else the reason, with hs's status set where it is not 400. */
 static const char *not_a_handshake(const struct http_request *req, struct handshake *hs)
@@ -41,9 +30,12 @@ static const char *not_a_handshake(const struct http_request *req, struct handsh
         return "a WebSocket handshake needs HTTP/1.1";
     if (!http_header_find(req, "host"))
         return "a WebSocket handshake needs a Host header";
+    /* The handshake's own headers may appear once (RFC 6455 §11.3.1,
+     * §11.3.5; Host by RFC 9112 §3.2): with two values it would be unclear
+     * which one was answered. */
     static const char *const once[] = {"host", "sec-websocket-key", "sec-websocket-version"};
     for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
-        if (header_count(req, once[i]) > 1)
+        if (http_header_count(req, once[i]) > 1)
             return "Host, Sec-WebSocket-Key and Sec-WebSocket-Version may each appear only once";
     if (!header_is(req, "upgrade", "websocket"))
         return "this endpoint needs a WebSocket upgrade (Upgrade: websocket)";
@@ -137,26 +129,28 @@ static const char *user_problem(const struct http_request *req, const struct con
     return tlen == -1 ? "token is missing" : jwt_strerror(r);
 }
 
-static bool origin_allowed(const struct http_request *req, const struct config *cfg)
+/* RFC 6455 §10.2: the Origin header is how a server keeps other sites' pages
+ * from opening sockets with its users' cookies. Browsers always send it, so
+ * a request without one (origin NULL) is not a browser's and the list does
+ * not apply: keeping other clients out is the token's job (§4.2.2). */
+bool handshake_origin_allowed(const char *origin, size_t len, const struct config *cfg)
 {
-    if (cfg->num_origins == 0)
+    if (cfg->num_origins == 0 || !origin)
         return true;
-    const struct http_header *h = http_header_find(req, "origin");
-    for (size_t i = 0; h && i < cfg->num_origins; i++) {
+    for (size_t i = 0; i < cfg->num_origins; i++) {
         const char *o = cfg->origins[i];
-        if (strlen(o) == h->value_len && strncasecmp(o, h->value, h->value_len) == 0)
+        if (strlen(o) == len && strncasecmp(o, origin, len) == 0)
             return true;
     }
     return false;
 }
 
-void handshake_check(const struct http_request *req, bool echo, const struct config *cfg,
-                     size_t open, time_t now, struct handshake *hs)
+void handshake_admit(const struct http_request *req, bool echo, const char *origin,
+                     size_t origin_len, const struct config *cfg, size_t open, time_t now,
+                     struct handshake *hs)
 {
     *hs = (struct handshake){.status = 400}; /* the usual refusal */
-    if ((hs->why = not_a_handshake(req, hs)))
-        return;
-    if (!origin_allowed(req, cfg)) {
+    if (!handshake_origin_allowed(origin, origin_len, cfg)) {
         hs->status = 403;
         hs->why = "this Origin is not allowed";
         return;
@@ -168,7 +162,19 @@ void handshake_check(const struct http_request *req, bool echo, const struct con
     }
     if (!echo && (hs->why = user_problem(req, cfg, now, hs)))
         return;
+    hs->status = 101;
+}
+
+void handshake_check(const struct http_request *req, bool echo, const struct config *cfg,
+                     size_t open, time_t now, struct handshake *hs)
+{
+    *hs = (struct handshake){.status = 400};
+    if ((hs->why = not_a_handshake(req, hs)))
+        return;
+    const struct http_header *o = http_header_find(req, "origin");
+    handshake_admit(req, echo, o ? o->value : NULL, o ? o->value_len : 0, cfg, open, now, hs);
+    if (hs->status != 101)
+        return;
     const struct http_header *k = http_header_find(req, "sec-websocket-key");
     ws_accept_key(k->value, k->value_len, hs->accept);
-    hs->status = 101;
 }

@@ -32,4 +32,16 @@ struct handshake {
 void handshake_check(const struct http_request *req, bool echo, const struct config *cfg,
                      size_t open, time_t now, struct handshake *hs);
 
+/* May a page of origin[0..len) (NULL: the request had no Origin) open
+ * sockets here? RFC 6455 §10.2. */
+bool handshake_origin_allowed(const char *origin, size_t len, const struct config *cfg);
+
+/* The half of handshake_check that is pusher's own: may this Origin (NULL
+ * when the request had none) connect, is there room, and who is it. Leaves
+ * status 101 (with no accept key) where a WebSocket would be admitted, so
+ * GET /api/preflight can tell a browser what the upgrade would answer. */
+void handshake_admit(const struct http_request *req, bool echo, const char *origin,
+                     size_t origin_len, const struct config *cfg, size_t open, time_t now,
+                     struct handshake *hs);
+
 #endif

@@ -121,6 +121,34 @@ static int parse_header(const char *p, const char *end, struct http_header *h)
     return 0;
 }
 
+/* Could p[0..end) still grow into a request line? A TLS ClientHello on a
+ * plain port, or binary noise, is refused at its first byte rather than
+ * after the handshake timeout, since no line end need ever come. The checks
+ * are those of parse_request_line, on a prefix. */
+static bool line_can_start(const char *p, const char *end)
+{
+    static const char version[] = "HTTP/1.";
+    const char *method = p;
+    while (p < end && is_tchar((unsigned char)*p))
+        p++;
+    if (p == end)
+        return true;
+    if (p == method || *p++ != ' ' || (p < end && *p != '/'))
+        return false;
+    while (p < end && (unsigned char)*p > ' ' && (unsigned char)*p < 0x7f)
+        p++;
+    if (p == end)
+        return true;
+    if (*p++ != ' ')
+        return false;
+    for (size_t i = 0; p < end && i < sizeof version - 1; i++)
+        if (*p++ != version[i])
+            return false;
+    if (p < end && *p != '0' && *p != '1')
+        return false;
+    return p == end || ++p == end; /* the caller leaves out a last CR */
+}
+
 int http_parse_request(const char *buf, size_t len, struct http_request *req)
 {
     /* Nothing past these windows can belong to an acceptable head, so no
@@ -136,6 +164,8 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
         size_t seen = (size_t)(line_limit - buf);
         if (seen > 0 && line_limit[-1] == '\r')
             seen--;
+        if (!line_can_start(buf, buf + seen))
+            return -400;
         return seen > HTTP_MAX_REQUEST_LINE ? -414 : 0;
     }
     if ((size_t)(eol - buf) > HTTP_MAX_REQUEST_LINE)
@@ -171,6 +201,14 @@ const struct http_header *http_header_find(const struct http_request *req,
         if (header_is(&req->headers[i], name))
             return &req->headers[i];
     return NULL;
+}
+
+size_t http_header_count(const struct http_request *req, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->num_headers; i++)
+        n += header_is(&req->headers[i], name);
+    return n;
 }
 
 /* #rule lists (RFC 9110 section 5.6.1): elements split by commas, OWS

@@ -41,6 +41,9 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req);
 const struct http_header *http_header_find(const struct http_request *req,
                                            const char *name);
 
+/* How many header lines are called name (compared case-insensitively). */
+size_t http_header_count(const struct http_request *req, const char *name);
+
 /* Does the comma-separated list value[0..len) hold token, compared
  * case-insensitively? "keep-alive, Upgrade" holds "upgrade". */
 bool http_has_token(const char *value, size_t len, const char *token);

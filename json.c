@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert(JSON_MAX_DEPTH <= 32, "the nesting stack is one uint32_t");
+_Static_assert(JSON_MAX_DEPTH <= 64, "the nesting stack is one uint64_t");
 
 enum { ITER_FIRST, ITER_MORE, ITER_ENDED, ITER_FAILED }; /* json_iter.state */
 
@@ -219,7 +219,7 @@ static const char *scan_value(struct json_iter *it, const char *p, unsigned dept
                               struct json_value *v)
 {
     const char *start = p;
-    uint32_t objects = 0; /* bit i: the i-th open container is an object */
+    uint64_t objects = 0; /* bit i: the i-th open container is an object */
     unsigned open = 0;    /* containers open inside this value */
     bool complete;        /* p is just past a complete value */
 
@@ -228,7 +228,7 @@ static const char *scan_value(struct json_iter *it, const char *p, unsigned dept
             bool object = *p == '{';
             if (depth + open >= JSON_MAX_DEPTH)
                 return fail(it, p, nesting_too_deep);
-            objects = (objects & ~(UINT32_C(1) << open)) | (uint32_t)object << open;
+            objects = (objects & ~(UINT64_C(1) << open)) | (uint64_t)object << open;
             open++;
             if (!(p = step(it, p + 1, object, true, &complete, NULL)))
                 return NULL;
@@ -491,7 +491,7 @@ size_t json_message_bound(const struct message *m)
 
     for (const struct field *f = fields; f < fields + NFIELDS; f++) {
         const struct json_str *s = (const struct json_str *)((const char *)m + f->offset);
-        n += strlen(f->name) + 4 + (f->is_string ? 2 + 6 * s->len : 20);
+        n += strlen(f->name) + 4 + (f->is_string ? json_string_bound(s->len) : 20);
     }
     return n;
 }
@@ -532,8 +532,9 @@ static char escape_letter(unsigned char c)
  * control character to ASCII though not to JSON, is escaped too, so the text
  * holds no invisible ASCII. Everything else, UTF-8 included, goes out as it
  * is, which keeps any bytes exact across a write and a read. */
-static char *put_string(char *o, const struct json_str *s)
+size_t json_write_string(char *out, const struct json_str *s)
 {
+    char *o = out;
     static const char hex[] = "0123456789abcdef";
 
     *o++ = '"';
@@ -553,7 +554,7 @@ static char *put_string(char *o, const struct json_str *s)
         }
     }
     *o++ = '"';
-    return o;
+    return (size_t)(o - out);
 }
 
 size_t json_write_message(char *out, const struct message *m)
@@ -570,7 +571,7 @@ size_t json_write_message(char *out, const struct message *m)
         *o++ = '"';
         *o++ = ':';
         if (f->is_string)
-            o = put_string(o, (const struct json_str *)at);
+            o += json_write_string(o, (const struct json_str *)at);
         else
             o = put_int(o, *(const int64_t *)at);
     }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JSON_MAX_DEPTH 32 /* nested arrays and objects, the outer object included */
+#define JSON_MAX_DEPTH 64 /* nested arrays and objects, the outer object included */
 
 enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 
@@ -79,10 +79,22 @@ struct message {
  * 0, or -1 with a one-line reason in why (NUL-terminated, at most whycap
  * bytes), such as "message must be a JSON object", "content must be a string",
  * "id must be an integer", "content has an unpaired \u surrogate", "nesting
- * deeper than 32" or "not valid JSON at byte 17: expected ':'"; *m is then
+ * deeper than 64" or "not valid JSON at byte 17: expected ':'"; *m is then
  * unspecified. */
 int json_read_message(const char *in, size_t len, char *scratch, struct message *m,
                       char *why, size_t whycap);
+
+/* The most bytes json_write_string can write for a string of len bytes:
+ * its quotes and at most 6 ("\u00XX") for each byte. */
+static inline size_t json_string_bound(size_t len)
+{
+    return 2 + 6 * len;
+}
+
+/* Writes s as a JSON string, quoted and escaped so that any bytes arrive
+ * exactly (RFC 8259 section 7). out must hold json_string_bound(s->len)
+ * bytes. Returns the length written. */
+size_t json_write_string(char *out, const struct json_str *s);
 
 /* The most bytes json_write_message can write for m. */
 size_t json_message_bound(const struct message *m);

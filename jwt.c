@@ -162,7 +162,8 @@ static int check_header(const char *json, size_t len)
     return string_is(&v[ALG], "HS256", 5) ? JWT_OK : JWT_ERR_ALG;
 }
 
-/* RFC 7519 section 4.1: sub (4.1.2) must name the user; the token is good
+/* RFC 7519 section 4.1: sub (4.1.2) must name the user (any user where
+ * user is NULL); the token is good
  * before exp (4.1.4) and from nbf (4.1.5) on, both where present. They are
  * NumericDates (section 2), which may have a fraction; no issuer we know
  * writes one, so one written so (1.7e9 too) is refused as JWT_ERR_FORMAT
@@ -180,7 +181,8 @@ static int check_claims(const char *json, size_t len, const char *user,
     if ((v[EXP].p && json_integer(&v[EXP], &exp) != 0) ||
         (v[NBF].p && json_integer(&v[NBF], &nbf) != 0))
         return JWT_ERR_FORMAT;
-    if (!string_is(&v[SUB], user, user_len))
+    bool has_sub = v[SUB].p && v[SUB].type == JSON_STRING && v[SUB].len > 2; /* not "" */
+    if (user ? !string_is(&v[SUB], user, user_len) : !has_sub)
         return JWT_ERR_SUBJECT;
     if (v[EXP].p && exp <= now)
         return JWT_ERR_EXPIRED;

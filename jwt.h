@@ -22,7 +22,9 @@ enum jwt_result {
 
 /* Checks token[0..len), a JWS in compact form, for user[0..user_len) at time
  * now (seconds since the epoch): header alg exactly "HS256" (typ, if any,
- * "JWT"), an HMAC-SHA256 signature by secret, a payload whose sub is user,
+ * "JWT"), an HMAC-SHA256 signature by secret, a payload whose sub is user
+ * (or, with user NULL, any string: a token of some user, for reads that any
+ * user may make),
  * whose exp (if any) is after now and whose nbf (if any) is not. The checks
  * run in that order and the first failure is returned; JWT_OK if none. */
 int jwt_check_hs256(const char *token, size_t len, const uint8_t *secret,

@@ -115,6 +115,24 @@ static long connection_limit(long wanted, long sockets)
     return wanted;
 }
 
+/* The most memory the limits let clients make pusher hold: every connection
+ * with a full output queue (a reader that stopped reading) and a message half
+ * received. Said at start, in words, and as a warning where the machine
+ * could not hold it, so an operator can size --max-pending for the box. */
+static void log_memory_bound(const struct config *cfg)
+{
+    double mib = (double)cfg->max_connections *
+                 (double)(cfg->max_pending + cfg->max_message + 512) / (1 << 20);
+    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (1 << 20);
+    log_event(LOG_INFO, "event=memory_bound mib=%.0f what=\"if all %ld connections stopped "
+              "reading with --max-pending queued and a message half sent\"",
+              mib, cfg->max_connections);
+    if (ram > 0 && mib > ram)
+        log_event(LOG_WARN, "event=memory_bound mib=%.0f ram_mib=%.0f what=\"more than this "
+                  "machine has; lower --max-pending or --max-connections if many clients may "
+                  "stall at once\"", mib, ram);
+}
+
 /* The effective configuration, as one log line like every other event. */
 static void log_config(const struct config *cfg)
 {
@@ -149,6 +167,7 @@ int main(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     log_set_level(cfg.log_level);
+    log_set_rate(cfg.log_rate);
     install_signals();
 
     long fds = raise_fd_limit();
@@ -168,12 +187,9 @@ int main(int argc, char **argv)
     server_init(l, &cfg, lfd, (size_t)sockets);
 
     log_config(&cfg);
-    /* The worst case the limits allow: every connection with a full output
-     * queue and a message half assembled. */
-    double worst = (double)cfg.max_connections * (double)(cfg.max_pending + cfg.max_message + 512);
-    log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld "
-              "worst_case_memory_mib=%.0f", PUSHER_VERSION, loop_backend_name(l),
-              cfg.max_connections, fds, worst / (1 << 20));
+    log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld",
+              PUSHER_VERSION, loop_backend_name(l), cfg.max_connections, fds);
+    log_memory_bound(&cfg);
     log_event(LOG_INFO, "event=listen addr=%s port=%d", cfg.bind, bound_port(lfd));
 
     while (!stop_requested) {

@@ -1,6 +1,7 @@
 /* server.c - the HTTP side of pusher: accepting sockets, reading requests,
  * answering the WebSocket handshake (handshake.c decides it), and the plain
- * endpoints (/admin, /healthz, /metrics, POST /api/push, the chat page).
+ * endpoints (/admin, /healthz, /metrics, the chat page; api.c answers the
+ * JSON ones under /api/).
  *
  * Every answer but 101 is a whole response followed by the end of the
  * connection: pusher speaks HTTP only to open WebSockets and answer small
@@ -16,8 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
+#include "api.h"
 #include "connmgr.h"
 #include "handshake.h"
 #include "http.h"
@@ -99,7 +99,7 @@ static void refuse(struct conn *c, int status, const char *extra, const char *wh
 {
     char line[256];
     int n = snprintf(line, sizeof line, "%s\n", why);
-    log_event(LOG_INFO, "event=refuse fd=%d status=%d reason=\"%s\"", c->fd, status, why);
+    log_conn(LOG_INFO, "event=refuse fd=%d status=%d reason=\"%s\"", c->fd, status, why);
     respond(c, status, "text/plain; charset=utf-8", extra, line, (size_t)n, false);
 }
 
@@ -130,7 +130,7 @@ static void upgrade(struct conn *c, const struct http_request *req, bool echo)
     conn_upgrade(c);
     if (echo) {
         c->flags |= CONN_ECHO;
-        log_event(LOG_INFO, "event=connect fd=%d user=\"\" endpoint=echo", c->fd);
+        log_conn(LOG_INFO, "event=connect fd=%d user=\"\" endpoint=echo", c->fd);
         return;
     }
     if (connmgr_join(c, hs.user, hs.user_len, hs.since) < 0) {
@@ -138,7 +138,7 @@ static void upgrade(struct conn *c, const struct http_request *req, bool echo)
         return;
     }
     char quoted[2 * CONNMGR_MAX_USER_ID + 1];
-    log_event(LOG_INFO, "event=connect fd=%d user=\"%s\" connections=%zu", c->fd,
+    log_conn(LOG_INFO, "event=connect fd=%d user=\"%s\" connections=%zu", c->fd,
               log_quote(connmgr_user_id(c), quoted, sizeof quoted), connmgr_connections());
 }
 
@@ -178,45 +178,14 @@ static void serve_metrics(struct conn *c, bool head_only)
     respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, buf, n, head_only);
 }
 
-static bool api_key_ok(const struct http_request *req)
+/* Sends what api.c answered: its JSON, or its refusal in one line. */
+static void answer_api(struct conn *c, struct api_reply *r, bool head_only)
 {
-    if (!g.cfg->api_key)
-        return true;
-    const struct http_header *h = http_header_find(req, "authorization");
-    size_t klen = strlen(g.cfg->api_key);
-    if (!h || h->value_len != klen + 7 || strncasecmp(h->value, "Bearer ", 7) != 0)
-        return false;
-    return CRYPTO_memcmp(h->value + 7, g.cfg->api_key, klen) == 0;
-}
-
-static void serve_push(struct conn *c, const struct http_request *req, const char *body, size_t len)
-{
-    if (!api_key_ok(req)) {
-        refuse(c, 401, "WWW-Authenticate: Bearer\r\n", "push needs Authorization: Bearer <api key>");
-        return;
-    }
-    if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)body, len) != UTF8_ACCEPT) {
-        refuse(c, 400, NULL, "the body is not valid UTF-8");
-        return;
-    }
-    char *scratch = malloc(len ? len : 1);
-    if (!scratch) {
-        conn_kill(c);
-        return;
-    }
-    struct message m;
-    char why[200];
-    long n = -1;
-    if (json_read_message(body, len, scratch, &m, why, sizeof why) == 0)
-        n = connmgr_push(&m, why, sizeof why);
-    free(scratch);
-    if (n < 0) {
-        refuse(c, 400, NULL, why);
-        return;
-    }
-    char out[48];
-    int olen = snprintf(out, sizeof out, "{\"delivered\":%ld}\n", n);
-    respond(c, 200, "application/json", NULL, out, (size_t)olen, false);
+    if (r->status == 200)
+        respond(c, 200, "application/json", r->extra, r->body.data, r->body.len, head_only);
+    else
+        refuse(c, r->status, r->extra, r->why);
+    buf_free(&r->body);
 }
 
 static void serve_file(struct conn *c, const char *path, size_t plen, bool head_only)
@@ -248,7 +217,7 @@ static void dispatch(struct conn *c, const struct http_request *req, const char 
 {
     size_t plen = http_path_len(req->target, req->target_len);
     const char *path = req->target;
-    log_event(LOG_DEBUG, "event=request fd=%d method=%.*s path=\"%.*s\"", c->fd,
+    log_conn(LOG_DEBUG, "event=request fd=%d method=%.*s path=\"%.*s\"", c->fd,
               (int)req->method_len, req->method, (int)plen, path);
 
     if (path_is(path, plen, "/websocket") || (g.cfg->echo && path_is(path, plen, "/echo"))) {
@@ -256,11 +225,14 @@ static void dispatch(struct conn *c, const struct http_request *req, const char 
         return;
     }
     bool head = method_is(req, "HEAD");
+    struct api_reply r;
     if (path_is(path, plen, "/api/push")) {
-        if (method_is(req, "POST"))
-            serve_push(c, req, body, len);
-        else
+        if (method_is(req, "POST")) {
+            api_push(req, body, len, &r);
+            answer_api(c, &r, false);
+        } else {
             refuse(c, 405, "Allow: POST\r\n", "use POST for /api/push");
+        }
         return;
     }
     if (!head && !method_is(req, "GET")) {
@@ -272,9 +244,15 @@ static void dispatch(struct conn *c, const struct http_request *req, const char 
         int n = snprintf(count, sizeof count, "%zu\n", connmgr_connections());
         respond(c, 200, "text/plain; charset=utf-8", NULL, count, (size_t)n, head);
     } else if (path_is(path, plen, "/healthz")) {
-        respond(c, 200, "text/plain; charset=utf-8", NULL, "ok", 2, head);
+        respond(c, 200, "text/plain; charset=utf-8", NULL, "ok\n", 3, head);
     } else if (path_is(path, plen, "/metrics")) {
         serve_metrics(c, head);
+    } else if (path_is(path, plen, "/api/online")) {
+        api_online(req, time(NULL), &r);
+        answer_api(c, &r, head);
+    } else if (path_is(path, plen, "/api/preflight")) {
+        api_preflight(req, connmgr_connections(), time(NULL), &r);
+        answer_api(c, &r, head);
     } else {
         serve_file(c, path, plen, head);
     }
@@ -334,6 +312,11 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
         /* RFC 9112 §6.1: Transfer-Encoding overrides Content-Length, and a
          * request with both is a smuggling risk; pusher takes neither. */
         refuse(c, 411, NULL, "send the body with Content-Length (Transfer-Encoding is not supported)");
+        return;
+    }
+    if (r > 0 && http_header_count(&req, "host") > 1) {
+        /* RFC 9112 §3.2: two Hosts leave it unclear which site is meant. */
+        refuse(c, 400, NULL, "Host may appear only once");
         return;
     }
     if (r > 0 && method_is(&req, "POST")) {
@@ -406,7 +389,7 @@ static void on_resume(struct loop *l, void *data)
 static void on_left(struct conn *c)
 {
     char quoted[2 * CONNMGR_MAX_USER_ID + 1];
-    log_event(LOG_INFO, "event=disconnect fd=%d user=\"%s\" code=%u", c->fd,
+    log_conn(LOG_INFO, "event=disconnect fd=%d user=\"%s\" code=%u", c->fd,
               log_quote(connmgr_user_id(c), quoted, sizeof quoted), c->close_code);
     connmgr_leave(c);
 }
@@ -477,6 +460,7 @@ void server_init(struct loop *l, const struct config *cfg, int listen_fd, size_t
     conn_init(l, cfg, &hooks);
     wsconn_init(cfg->max_message, on_message);
     static_set_dir(cfg->static_dir);
+    api_init(cfg);
     loop_add(l, listen_fd, LOOP_READ, on_listen, NULL);
     g.accepting = true;
 }

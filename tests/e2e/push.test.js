@@ -1,6 +1,6 @@
 'use strict';
 // POST /api/push: server-side push to everyone or to one user, the
-// {"delivered":N} answer, bad bodies, the API key, and what enters history.
+// {"delivered":N,"queued":0} answer, bad bodies, the API key, and what enters history.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -16,7 +16,7 @@ async function clients(srv, ...users) {
 function assertDelivered(res, n) {
   assert.equal(res.status, 200, `push answered ${res.status} ${res.body}`);
   assert.match(res.headers['content-type'] || '', /^application\/json\b/);
-  assert.deepEqual(JSON.parse(res.body), { delivered: n });
+  assert.deepEqual(JSON.parse(res.body), { delivered: n, queued: 0 });
 }
 
 test('a pushed Group message reaches every connection; delivered counts connections', h.T, async (t) => {

@@ -24,7 +24,8 @@ static const char *const vars[] = {
     "PUSHER_BIND", "PUSHER_PORT", "PUSHER_MAX_CONNECTIONS", "PUSHER_MAX_MESSAGE",
     "PUSHER_MAX_PENDING", "PUSHER_MAX_RATE", "PUSHER_MAX_BURST", "PUSHER_PING_INTERVAL",
     "PUSHER_IDLE_TIMEOUT", "PUSHER_HANDSHAKE_TIMEOUT", "PUSHER_STATIC_DIR", "PUSHER_SECRET",
-    "PUSHER_API_KEY", "PUSHER_ALLOWED_ORIGIN", "PUSHER_ECHO", "PUSHER_LOG_LEVEL", "PUSHER_BACKEND",
+    "PUSHER_API_KEY", "PUSHER_ALLOWED_ORIGIN", "PUSHER_ECHO", "PUSHER_LOG_LEVEL", "PUSHER_LOG_RATE",
+    "PUSHER_BACKEND",
 };
 
 static void clear_env(void)
@@ -119,6 +120,7 @@ static void test_defaults(void)
     CHECK(c.max_message == 65536);
     CHECK(c.max_pending == 1048576);
     CHECK(c.max_rate == 100);
+    CHECK(c.log_rate == 20);
     CHECK(c.max_burst == 1000);
     CHECK(c.ping_interval_ms == 25000);
     CHECK(c.idle_timeout_ms == 60000);
@@ -193,6 +195,8 @@ static void test_each_option(void)
         CHECK(with(env, "log-level", "debug").log_level == LOG_DEBUG);
         CHECK(with(env, "log-level", "error").log_level == LOG_ERROR);
         CHECK(with(env, "log-level", "warn").log_level == LOG_WARN);
+        CHECK(with(env, "log-rate", "0").log_rate == 0);
+        CHECK(with(env, "log-rate", "2.5").log_rate == 2.5);
         CHECK(with(env, "backend", "poll").backend == BACKEND_POLL);
         CHECK(with(env, "backend", "epoll").backend == BACKEND_EPOLL);
 
@@ -314,6 +318,7 @@ static const struct bad bads[] = {
     {"allowed-origin", ",https://a.example"}, {"allowed-origin", "https://a.example,,https://b.example"},
     {"allowed-origin", ""},
     {"log-level", "loud"}, {"log-level", "INFO"}, {"log-level", ""},
+    {"log-rate", "-1"}, {"log-rate", "fast"},
     {"backend", "kqueue"}, {"backend", ""},
 };
 
@@ -522,7 +527,7 @@ static void test_print(void)
     config_print(&c, f);
     fclose(f);
     CHECK(strstr(text, " secret=unset api_key=set allowed_origins=any echo=1 ") != NULL);
-    CHECK(strstr(text, " log_level=debug backend=poll\n") != NULL);
+    CHECK(strstr(text, " log_level=debug log_rate=20 backend=poll\n") != NULL);
     free(text);
 }
 

@@ -160,7 +160,8 @@ static void test_policy(void)
     CHECK(check_with(&cfg, false, 0, "GET /websocket?userId=a HTTP/1.1", headers, &hs) == 101);
     snprintf(headers, sizeof headers, "%sOrigin: https://evil.example\r\n", GOOD_HEADERS);
     CHECK(check_with(&cfg, false, 0, "GET /websocket?userId=a HTTP/1.1", headers, &hs) == 403);
-    CHECK(check_with(&cfg, false, 0, "GET /websocket?userId=a HTTP/1.1", GOOD_HEADERS, &hs) == 403);
+    /* no Origin at all is not a browser: the list does not apply */
+    CHECK(check_with(&cfg, false, 0, "GET /websocket?userId=a HTTP/1.1", GOOD_HEADERS, &hs) == 101);
     cfg.num_origins = 0;
     CHECK(check_with(&cfg, false, 9, "GET /websocket?userId=a HTTP/1.1", GOOD_HEADERS, &hs) == 101);
     CHECK(check_with(&cfg, false, 10, "GET /websocket?userId=a HTTP/1.1", GOOD_HEADERS, &hs) == 503);
@@ -169,8 +170,42 @@ static void test_policy(void)
     CHECK(check_with(&cfg, false, 10, "GET /websocket HTTP/1.1", GOOD_HEADERS, &hs) == 503);
 }
 
+/* handshake_admit: pusher's own conditions, without the upgrade's headers,
+ * as GET /api/preflight asks them. */
+static int admit(const struct config *cfg, size_t open, const char *target, const char *origin,
+                 struct handshake *hs)
+{
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    struct http_request req;
+    if (http_parse_request(buf, strlen(buf), &req) <= 0)
+        return -1;
+    handshake_admit(&req, false, origin, origin ? strlen(origin) : 0, cfg, open, 1700000000, hs);
+    return hs->status;
+}
+
+static void test_admit(void)
+{
+    struct config cfg = base();
+    struct handshake hs;
+    CHECK(admit(&cfg, 0, "/api/preflight?userId=a+b", NULL, &hs) == 101);
+    CHECK(hs.user_len == 3 && memcmp(hs.user, "a b", 3) == 0);
+    CHECK(admit(&cfg, 0, "/api/preflight", NULL, &hs) == 400 && strstr(hs.why, "missing"));
+    CHECK(admit(&cfg, 0, "/api/preflight?userId=a&since=x", NULL, &hs) == 400);
+    strcpy(cfg.origins[0], "https://chat.example");
+    cfg.num_origins = 1;
+    CHECK(admit(&cfg, 0, "/api/preflight?userId=a", "https://chat.example", &hs) == 101);
+    CHECK(admit(&cfg, 0, "/api/preflight?userId=a", "https://evil.example", &hs) == 403);
+    CHECK(admit(&cfg, 0, "/api/preflight?userId=a", NULL, &hs) == 101);
+    CHECK(admit(&cfg, 10, "/api/preflight?userId=a", NULL, &hs) == 503);
+    cfg.secret = "s";
+    CHECK(admit(&cfg, 0, "/api/preflight?userId=a", NULL, &hs) == 401 &&
+          strcmp(hs.why, "token is missing") == 0);
+}
+
 int main(void)
 {
+    test_admit();
     test_accepted();
     test_not_a_handshake();
     test_user();

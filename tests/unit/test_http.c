@@ -120,6 +120,7 @@ static void test_typical(void)
     /* The first of repeated headers is the one found. */
     CHECK(http_parse_request("GET / HTTP/1.1\r\nX: 1\r\nx: 2\r\n\r\n", 30, &req) == 30);
     CHECK(header_is("X", "1"));
+    CHECK(http_header_count(&req, "x") == 2 && http_header_count(&req, "host") == 0);
 
     /* Any token is a method; the server decides which it serves. */
     check_complete("M-SEARCH! /a%20b?q HTTP/1.1\r\n\r\n");
@@ -142,8 +143,9 @@ static void test_bare_lf(void)
     CHECK(http_parse_request(mixed, len, &req) == (int)len && header_is("host", "x"));
 }
 
-/* Each bad input gets its status once the offending line is complete, and
- * every longer prefix keeps it. */
+/* Each bad input gets its status once its bytes tell (the offending header
+ * line complete, or a byte no request line may hold), and every longer
+ * prefix keeps it. */
 static void check_bad(const char *s, size_t known_at)
 {
     CHECK(first_answer(s, strlen(s), -400) == known_at);
@@ -151,25 +153,27 @@ static void check_bad(const char *s, size_t known_at)
 
 static void test_malformed(void)
 {
-    /* The request line: its LF is at byte 15 or so, known at the next. */
-    check_bad("G@T / HTTP/1.1\r\n\r\n", 16);
-    check_bad(" / HTTP/1.1\r\n\r\n", 13);
-    check_bad("GET  / HTTP/1.1\r\n\r\n", 17);
-    check_bad("GET / HTTP/1.1 \r\n\r\n", 17);
+    /* The request line: known at the first byte that cannot continue one
+     * (a TLS ClientHello or noise need no line end to be refused), or at its
+     * LF where only the whole line tells. */
+    check_bad("G@T / HTTP/1.1\r\n\r\n", 2);
+    check_bad(" / HTTP/1.1\r\n\r\n", 1);
+    check_bad("GET  / HTTP/1.1\r\n\r\n", 5);
+    check_bad("GET / HTTP/1.1 \r\n\r\n", 15);
     check_bad("GET /\r\n\r\n", 7);
     check_bad("GET\r\n\r\n", 5);
     check_bad("\r\nGET / HTTP/1.1\r\n\r\n", 2);
     check_bad("\nGET / HTTP/1.1\r\n\r\n", 1);
-    check_bad("GET http://h/ HTTP/1.1\r\n\r\n", 24);
-    check_bad("OPTIONS * HTTP/1.1\r\n\r\n", 20);
-    check_bad("GET /a\x01 HTTP/1.1\r\n\r\n", 18);
-    check_bad("GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 18);
-    check_bad("GET / HTTP/2.0\r\n\r\n", 16);
-    check_bad("GET / HTTP/1.2\r\n\r\n", 16);
-    check_bad("GET / http/1.1\r\n\r\n", 16);
-    check_bad("GET / HTTP/1.10\r\n\r\n", 17);
-    check_bad("GET / HTTP/1.1\r\r\n\r\n", 17);
-    check_bad("GET / HTTP/1.1\rX: y\r\n\r\n", 21);
+    check_bad("GET http://h/ HTTP/1.1\r\n\r\n", 5);
+    check_bad("OPTIONS * HTTP/1.1\r\n\r\n", 9);
+    check_bad("GET /a\x01 HTTP/1.1\r\n\r\n", 7);
+    check_bad("GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 6);
+    check_bad("GET / HTTP/2.0\r\n\r\n", 12);
+    check_bad("GET / HTTP/1.2\r\n\r\n", 14);
+    check_bad("GET / http/1.1\r\n\r\n", 7);
+    check_bad("GET / HTTP/1.10\r\n\r\n", 15);
+    check_bad("GET / HTTP/1.1\r\r\n\r\n", 16);
+    check_bad("GET / HTTP/1.1\rX: y\r\n\r\n", 16);
 
     /* Header lines: known when the line's LF (at 16 + its length) arrives. */
     check_bad("GET / HTTP/1.1\r\nHo st: x\r\n\r\n", 26);
@@ -186,11 +190,19 @@ static void test_malformed(void)
     check_bad("GET / HTTP/1.1\r\nX: a\r\r\n\r\n", 23);
     check_bad("GET / HTTP/1.1\r\n\r\r\n\r\n", 19);
 
+    /* A TLS ClientHello on the plain port: refused at its first byte. */
+    const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    CHECK(first_answer(hello, sizeof hello - 1, -400) == 1);
+    /* A prefix that may still become a request line waits for more. */
+    CHECK(http_parse_request("GE", 2, &req) == 0);
+    CHECK(http_parse_request("GET /a?b HTTP/1.", 16, &req) == 0);
+    CHECK(http_parse_request("GET /a?b HTTP/1.1\r", 18, &req) == 0);
+
     /* NUL bytes in a value, a method, a name. */
     const char nul_value[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
     CHECK(first_answer(nul_value, sizeof nul_value - 1, -400) == 24);
     const char nul_method[] = "G\0T / HTTP/1.1\r\n\r\n";
-    CHECK(first_answer(nul_method, sizeof nul_method - 1, -400) == 16);
+    CHECK(first_answer(nul_method, sizeof nul_method - 1, -400) == 2);
     const char nul_name[] = "GET / HTTP/1.1\r\nX\0: a\r\n\r\n";
     CHECK(first_answer(nul_name, sizeof nul_name - 1, -400) == 23);
 

@@ -292,12 +292,25 @@ static void test_numbers(void)
     CHECK(fails_with("{\"n\":1.5", "unexpected end of input", 8));
 }
 
-/* Nesting: the outer object counts, so a member can hold 31 more levels. */
+/* "{\"a\":" then n nested arrays, empty, then the closing brackets and brace. */
+static size_t nested_arrays(char *out, size_t cap, int n, const char *tail)
+{
+    size_t len = (size_t)snprintf(out, cap, "{\"a\":");
+    for (int i = 0; i < n; i++)
+        out[len++] = '[';
+    for (int i = 0; i < n; i++)
+        out[len++] = ']';
+    len += (size_t)snprintf(out + len, cap - len, "%s}", tail);
+    return len;
+}
+
+/* Nesting: the outer object counts, so a member can hold JSON_MAX_DEPTH - 1
+ * more levels. */
 static void test_depth(void)
 {
-    char text[300];
+    char text[600];
 
-    for (int levels = 30; levels <= 34; levels++) {
+    for (int levels = JSON_MAX_DEPTH - 2; levels <= JSON_MAX_DEPTH + 2; levels++) {
         /* {"a": and levels-1 more containers, arrays and objects in turn */
         size_t n = (size_t)snprintf(text, sizeof text, "{\"a\":"), too_deep = 0;
         for (int i = 1; i < levels; i++) {
@@ -315,13 +328,18 @@ static void test_depth(void)
         else
             CHECK(fails_with(text, "nesting too deep", too_deep));
     }
-    /* Empty containers count as well: 32 levels ok, 33 not. */
-    CHECK(walk_s("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}") == 1);
-    CHECK(fails_with("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
-                     "nesting too deep", 36));
+    /* Empty containers count as well: JSON_MAX_DEPTH levels ok, one more not,
+     * failing at the bracket that opens one level too many. */
+    size_t n = nested_arrays(text, sizeof text, JSON_MAX_DEPTH - 1, "");
+    CHECK(walk(text, n, NULL, NULL) == 1);
+    nested_arrays(text, sizeof text, JSON_MAX_DEPTH, "");
+    CHECK(fails_with(text, "nesting too deep", 5 + JSON_MAX_DEPTH - 1));
     /* Deep siblings are fine: depth is not a count. */
-    CHECK(walk_s("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],"
-                 "\"b\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}") == 2);
+    char sibling[300];
+    size_t sn = nested_arrays(sibling, sizeof sibling, JSON_MAX_DEPTH - 1, "");
+    n = nested_arrays(text, sizeof text, JSON_MAX_DEPTH - 1, ",\"b\":");
+    memcpy(text + n - 1, sibling + 5, sn - 5); /* the second member's value and the brace */
+    CHECK(walk(text, n - 1 + sn - 5, NULL, NULL) == 2);
 
     /* A megabyte of '[' fails at once, without recursion. */
     size_t big = 1 << 20;
@@ -330,7 +348,8 @@ static void test_depth(void)
     memset(deep + 5, '[', big - 5);
     const char *err;
     size_t at;
-    CHECK(walk(deep, big, &err, &at) == -1 && strcmp(err, "nesting too deep") == 0 && at == 36);
+    CHECK(walk(deep, big, &err, &at) == -1 && strcmp(err, "nesting too deep") == 0 &&
+          at == 5 + JSON_MAX_DEPTH - 1);
     free(deep);
 }
 
@@ -528,8 +547,10 @@ static void test_read_message_errors(void)
           why_is("not valid JSON at byte 14: unexpected end of input"));
     CHECK(read_s("{\"content\":\"x\",}", &m) == -1 &&
           why_is("not valid JSON at byte 15: expected a string key"));
-    CHECK(read_s("{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", &m) == -1 &&
-          why_is("nesting deeper than 32"));
+    char deep_text[300], deep_why[40];
+    nested_arrays(deep_text, sizeof deep_text, JSON_MAX_DEPTH, "");
+    snprintf(deep_why, sizeof deep_why, "nesting deeper than %d", JSON_MAX_DEPTH);
+    CHECK(read_s(deep_text, &m) == -1 && why_is(deep_why));
     /* An unknown key's lone surrogate does not matter. */
     CHECK(read_s("{\"x\":\"\\ud83d\",\"content\":\"ok\"}", &m) == 0 && str_is(m.content, "ok"));
 

@@ -110,7 +110,8 @@ static char *make(char *token, const char *header, const char *payload)
 static int check_as(const char *token, const char *user)
 {
     char *copy = check_tail_copy(token, strlen(token));
-    int r = jwt_check_hs256(copy, strlen(token), secret, SECRET_LEN, user, strlen(user), NOW);
+    int r = jwt_check_hs256(copy, strlen(token), secret, SECRET_LEN, user, user ? strlen(user) : 0,
+                            NOW);
 
     free(copy);
     return r;
@@ -119,6 +120,12 @@ static int check_as(const char *token, const char *user)
 static int check(const char *token)
 {
     return check_as(token, "alice");
+}
+
+/* A token of any user (sub checked only for being there). */
+static int check_any(const char *token)
+{
+    return check_as(token, NULL);
 }
 
 static const char hs256[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
@@ -248,6 +255,13 @@ static void test_claims(void)
     CHECK(check_as(make(tok, hs256, "{\"sub\":42}"), "42") == JWT_ERR_SUBJECT);
     CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"sub\":\"bob\"}")) == JWT_ERR_FORMAT);
     CHECK(check(make(tok, hs256, "{\"sub\":\"bob\",\"sub\":\"alice\"}")) == JWT_ERR_FORMAT);
+
+    /* Without a user, any user's token will do, but it must name one. */
+    CHECK(check_any(make(tok, hs256, "{\"sub\":\"bob\"}")) == JWT_OK);
+    CHECK(check_any(make(tok, hs256, "{}")) == JWT_ERR_SUBJECT);
+    CHECK(check_any(make(tok, hs256, "{\"sub\":\"\"}")) == JWT_ERR_SUBJECT);
+    CHECK(check_any(make(tok, hs256, "{\"sub\":7}")) == JWT_ERR_SUBJECT);
+    CHECK(check_any(make(tok, hs256, "{\"sub\":\"bob\",\"exp\":1}")) == JWT_ERR_EXPIRED);
 
     /* exp must be after now, nbf not. */
     CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":1764000001}")) == JWT_OK);

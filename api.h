@@ -1,0 +1,40 @@
+/* api.h - the JSON API beside the WebSocket: POST /api/push (a backend sends
+ * a message), GET /api/online (who is online now) and GET /api/preflight
+ * (what an upgrade with this query would be answered, for browsers, which
+ * cannot read the status of a refused WebSocket handshake).
+ *
+ * Each takes a parsed request and fills a struct api_reply; server.c sends
+ * it. None of them touches a socket. */
+#ifndef API_H
+#define API_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+
+struct api_reply {
+    int status;             /* 200, or the HTTP status of the refusal */
+    const char *extra;      /* header lines to add (CRLF-ended), or NULL */
+    char why[200];          /* refused: one line saying what to change */
+    struct buf body;        /* 200: the JSON answer; the caller frees it */
+};
+
+void api_init(const struct config *cfg);
+
+/* POST /api/push with body[0..len): routes one Message (PROTOCOL.md "Server
+ * push") and answers {"delivered":N,"queued":Q}. */
+void api_push(const struct http_request *req, const char *body, size_t len, struct api_reply *r);
+
+/* GET /api/online[?limit=N]: {"id":N,"count":K,"users":[...]}, the users
+ * sorted by their bytes. With a token secret it needs a token valid for
+ * some user, or the API key. */
+void api_online(const struct http_request *req, time_t now, struct api_reply *r);
+
+/* GET /api/preflight?userId=ID[&token=T][&origin=O]: 200 with the limits a
+ * WebSocket of this user would have, or the refusal its upgrade would get. */
+void api_preflight(const struct http_request *req, size_t open, time_t now, struct api_reply *r);
+
+#endif
