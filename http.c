@@ -168,6 +168,8 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
             return -400;
         return seen > HTTP_MAX_REQUEST_LINE ? -414 : 0;
     }
+    if (!line_can_start(buf, eol))
+        return -400;
     if ((size_t)(eol - buf) > HTTP_MAX_REQUEST_LINE)
         return -414;
     req->num_headers = 0;

@@ -928,3 +928,47 @@ module.exports = {
   parseMetrics, metric, counter, metrics, adminCount, waitConnections,
   makeJwt, push,
 };
+
+// ---------------------------------------------------------------- appended generic helpers
+
+// Writes data (a string or bytes) to a raw socket one byte every `every` ms,
+// until the data runs out or the server hangs up.
+async function trickle(raw, data, every) {
+  const buf = Buffer.from(data);
+  for (let i = 0; i < buf.length && !raw.ended; i++) {
+    raw.write(buf.subarray(i, i + 1));
+    await sleep(every);
+  }
+}
+
+// The first flight of a real TLS client (Node's own ClientHello, record
+// 0x16 0x03 0x01 ...), caught by a throwaway loopback listener. A ClientHello
+// always holds LF and CR bytes (extension types 0x000a and 0x000d), so
+// opts.beforeNewline returns only what precedes the first of them, drawing
+// again until that is at least opts.beforeNewline bytes: what a server that
+// waits for a line end would sit on.
+async function tlsClientHello(opts = {}) {
+  const tls = require('node:tls');
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const hello = await withTimeout(new Promise((resolve, reject) => {
+      const server = net.createServer((s) => {
+        s.once('data', (d) => { resolve(Buffer.from(d)); s.destroy(); server.close(); });
+      });
+      server.on('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const c = tls.connect({ host: '127.0.0.1', port: server.address().port, servername: 'localhost', rejectUnauthorized: false });
+        c.on('error', () => { /* the listener hangs up */ });
+      });
+    }), WAIT, 'a TLS ClientHello from node:tls');
+    if (!opts.beforeNewline) return hello;
+    let cut = hello.findIndex((b) => b === 0x0a || b === 0x0d);
+    if (cut < 0) cut = hello.length;
+    if (cut >= opts.beforeNewline) return hello.subarray(0, cut);
+  }
+  throw new Error(`no ClientHello with ${opts.beforeNewline} bytes before its first CR or LF in 200 draws`);
+}
+
+// Compares two strings by their UTF-8 bytes (not JavaScript's UTF-16 order).
+function byteCompare(a, b) { return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')); }
+
+Object.assign(module.exports, { trickle, tlsClientHello, byteCompare });

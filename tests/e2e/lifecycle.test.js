@@ -176,3 +176,33 @@ test('without --echo, /echo is not a WebSocket endpoint', h.T, async (t) => {
   raw.destroy();
   await h.assertServes(srv);
 });
+
+// A flood of bad handshakes must not turn into a flood of log lines: lines
+// about single connections pass a token bucket (--log-rate N a second, in
+// bursts of 10 N), and the next line written counts the ones left out.
+test('--log-rate bounds the lines about single connections and counts the ones left out', h.T, async (t) => {
+  const srv = await h.serve(t, ['--log-rate', '2']);
+  const refusals = () => srv.stderr.split('\n').filter((l) => /\bevent=refuse\b/.test(l)).length;
+  const suppressed = () => srv.stderr.split('\n').map((l) => /\bevent=log_suppressed count=(\d+)/.exec(l))
+    .filter(Boolean).reduce((n, m) => n + Number(m[1]), 0);
+  const started = Date.now();
+  const N = 120;
+  for (let i = 0; i < N; i++) {
+    const res = await h.get(srv, '/websocket?userId=');
+    assert.equal(res.status, 400);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  await h.sleep(200);
+  const written = refusals();
+  assert.ok(written <= 20 + Math.ceil(2 * seconds) + 1,
+    `${written} refuse lines for ${N} refusals in ${seconds.toFixed(1)} s; the bucket allows 20 + 2/s`);
+  assert.ok(written >= 20, `only ${written} refuse lines: the first burst of 20 should be written`);
+  // After a pause the bucket has a token again; the next line first says how many were left out.
+  await h.sleep(1100);
+  assert.equal((await h.get(srv, '/websocket?userId=')).status, 400);
+  await h.waitFor(() => suppressed() > 0, 'an event=log_suppressed line', h.WAIT);
+  assert.equal(refusals() + suppressed(), N + 1,
+    `every refusal is either written or counted as suppressed; log:\n${srv.log(10)}`);
+  // Lines about the whole server are not limited.
+  assert.match(srv.stderr, /\bevent=listen\b/);
+});

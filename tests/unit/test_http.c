@@ -193,6 +193,14 @@ static void test_malformed(void)
     /* A TLS ClientHello on the plain port: refused at its first byte. */
     const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
     CHECK(first_answer(hello, sizeof hello - 1, -400) == 1);
+    /* Found by fuzzing: a line too long to be a request line, but no
+     * request line from its first byte, is 400 whether its LF has come or
+     * not (it was 414 once the LF came, 400 before). */
+    static char noise[HTTP_MAX_REQUEST_LINE + 8];
+    memset(noise, 'b', sizeof noise);
+    noise[0] = (char)0xBA;
+    memcpy(noise + HTTP_MAX_REQUEST_LINE + 1, "\n\n", 3);
+    CHECK(first_answer(noise, HTTP_MAX_REQUEST_LINE + 3, -400) == 1);
     /* A prefix that may still become a request line waits for more. */
     CHECK(http_parse_request("GE", 2, &req) == 0);
     CHECK(http_parse_request("GET /a?b HTTP/1.", 16, &req) == 0);
