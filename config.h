@@ -9,14 +9,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "log.h"
+#include "loop.h"
+
 #define PUSHER_VERSION "0.1.0"
 #define CONFIG_MAX_ORIGINS 16
 /* An origin is scheme "://" host [":" port] (RFC 6454 §6.2); a DNS name is at
  * most 253 characters. */
 #define CONFIG_ORIGIN_SIZE (sizeof "https://" - 1 + 253 + sizeof ":65535")
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
-enum loop_backend { BACKEND_POLL, BACKEND_EPOLL };
 
 struct config {
     char bind[46];                 /* --bind: IPv4 or IPv6 literal, "0.0.0.0" */

@@ -434,6 +434,8 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
 
 /* ------------------------------------------------------------- lifecycle */
 
+static void before_sleep(struct loop *l, void *data);
+
 void conn_init(struct loop *l, const struct config *cfg, const struct conn_hooks *hooks)
 {
     g.loop = l;
@@ -445,6 +447,7 @@ void conn_init(struct loop *l, const struct config *cfg, const struct conn_hooks
     g.lists[LIST_ACTIVE].timeout_ms = cfg->ping_interval_ms;
     g.lists[LIST_PINGED].timeout_ms = cfg->idle_timeout_ms;
     g.lists[LIST_CLOSING].timeout_ms = LINGER_MS;
+    loop_before_sleep(l, before_sleep, NULL);
 }
 
 struct conn *conn_accept(int fd)
@@ -599,7 +602,9 @@ static void flush_all(void)
     }
 }
 
-void conn_end_turn(void)
+/* Ends a loop turn: tells the layer above of the WebSockets that stopped
+ * being open, frees dead connections, then writes queued output. */
+static void end_turn(void)
 {
     /* Leaving queues output (OfflineNotify) and writing can find dead
      * sockets, so go round until all three lists are empty. */
@@ -609,6 +614,15 @@ void conn_end_turn(void)
         reap_all();
         flush_all();
     }
+}
+
+/* The loop's hook: ends the turn before the next wait, so a broadcast of
+ * one turn leaves in one writev per recipient. */
+static void before_sleep(struct loop *l, void *data)
+{
+    (void)l;
+    (void)data;
+    end_turn();
 }
 
 void conn_close_all(unsigned code, const char *reason)
@@ -628,7 +642,7 @@ void conn_drop_all(void)
     for (int i = 0; i < LISTS; i++)
         while (g.lists[i].head)
             conn_kill(g.lists[i].head);
-    conn_end_turn();
+    end_turn();
 }
 
 size_t conn_count(void)

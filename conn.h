@@ -110,9 +110,6 @@ void conn_alive(struct conn *c);
  * (counted) for sending faster than allowed. */
 bool conn_within_rate(struct conn *c);
 
-/* Ends a loop turn: frees dead connections, then writes queued output, so a
- * broadcast of one turn leaves in one writev per recipient. */
-void conn_end_turn(void);
 /* Closes every WebSocket with 1001 and refuses nothing else (shutdown). */
 void conn_close_all(unsigned code, const char *reason);
 /* Drops every connection at once (the end of a shutdown). */

@@ -2,7 +2,10 @@
 #ifndef LOG_H
 #define LOG_H
 
-#include "config.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
 /* Per-connection lines a second (bursts of ten seconds' worth); 0: no limit. */

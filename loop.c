@@ -26,6 +26,8 @@ struct loop {
     int max_fds;                /* size of both arrays */
     int64_t now;                /* monotonic ms at the start of this turn */
     struct loop_timer *timers;  /* armed timers, earliest first */
+    loop_turn_fn *before_sleep; /* run before each wait, or NULL */
+    void *before_sleep_data;    /* handed to it */
 };
 
 static int64_t monotonic_ms(void)
@@ -144,8 +146,16 @@ static void run_timers(struct loop *l)
     }
 }
 
+void loop_before_sleep(struct loop *l, loop_turn_fn *fn, void *data)
+{
+    l->before_sleep = fn;
+    l->before_sleep_data = data;
+}
+
 int loop_wait(struct loop *l, int timeout_ms)
 {
+    if (l->before_sleep)
+        l->before_sleep(l, l->before_sleep_data);
     if (l->timers) {
         int64_t until = l->timers->when - monotonic_ms();
         if (until < 0)

@@ -8,13 +8,13 @@
 
 #include <stdint.h>
 
-#include "config.h"
-
 enum { LOOP_READ = 1, LOOP_WRITE = 2 };
+enum loop_backend { BACKEND_POLL, BACKEND_EPOLL }; /* the OS mechanism */
 
 struct loop;
 typedef void loop_io_fn(struct loop *l, int fd, void *data, int mask);
 typedef void loop_timer_fn(struct loop *l, void *data);
+typedef void loop_turn_fn(struct loop *l, void *data);
 
 /* A timer is owned by its caller and linked into the loop while armed. */
 struct loop_timer {
@@ -33,10 +33,16 @@ int loop_add(struct loop *l, int fd, int mask, loop_io_fn *fn, void *data);
 int loop_modify(struct loop *l, int fd, int mask);
 void loop_remove(struct loop *l, int fd);
 
-/* Waits at most timeout_ms (or until the next timer), then runs the
- * callbacks of the ready descriptors and of the expired timers. Returns the
+/* Runs the before-sleep hook, waits at most timeout_ms (or until the next
+ * timer), then runs the callbacks of the ready descriptors and of the
+ * expired timers. Returns the
  * number of ready descriptors, 0 when interrupted by a signal. */
 int loop_wait(struct loop *l, int timeout_ms);
+
+/* fn runs at the start of every loop_wait, before it sleeps (Redis's
+ * beforesleep): where the work of the last turn is finished, such as
+ * writing out the output its callbacks queued. One hook; NULL removes it. */
+void loop_before_sleep(struct loop *l, loop_turn_fn *fn, void *data);
 
 /* Arms (or re-arms) t to fire at when; cancels it. */
 void loop_timer_arm(struct loop *l, struct loop_timer *t, int64_t when);

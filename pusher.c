@@ -151,12 +151,9 @@ static void shutdown_gracefully(struct loop *l)
     log_event(LOG_INFO, "event=shutdown connections=%zu", connmgr_connections());
     server_stop_accepting();
     conn_close_all(1001, "server shutting down");
-    conn_end_turn();
     int64_t deadline = loop_now(l) + SHUTDOWN_GRACE_MS;
-    while (conn_count() > 0 && loop_now(l) < deadline) {
+    while (conn_count() > 0 && loop_now(l) < deadline)
         loop_wait(l, 100);
-        conn_end_turn();
-    }
     conn_drop_all();
 }
 
@@ -195,7 +192,6 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         /* A bounded wait: a signal landing just before poll() is still seen. */
         loop_wait(l, 1000);
-        conn_end_turn();
     }
     shutdown_gracefully(l);
     loop_destroy(l);
