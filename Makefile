@@ -17,7 +17,7 @@ CPPFLAGS += -D_GNU_SOURCE -I.
 LIBS     = -lcrypto
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-SRCS = ws.c http.c json.c jwt.c config.c log.c buf.c loop.c loop_poll.c loop_epoll.c \
+SRCS = ws.c http.c json.c message.c jwt.c config.c log.c buf.c loop.c loop_poll.c loop_epoll.c \
        conn.c wsconn.c connmgr.c handshake.c api.c static.c server.c pusher.c
 PAGE = $(wildcard static/*)
 UNITS = ws json http jwt config connmgr handshake fuzzcases_conn
@@ -62,12 +62,12 @@ build/asan/static_files.o: build/static_files.c static.h
 # Unit tests link the module under test (plus what it builds on) with the
 # sanitizers, and feed it every prefix of their inputs.
 build/test_ws: ws.c
-build/test_json: json.c
+build/test_json: json.c message.c ws.c
 build/test_http: http.c
 build/test_jwt: jwt.c json.c
 build/test_config: config.c
-build/test_connmgr: connmgr.c json.c ws.c
-build/test_handshake: handshake.c http.c ws.c jwt.c json.c
+build/test_connmgr: connmgr.c json.c message.c ws.c
+build/test_handshake: handshake.c http.c ws.c jwt.c json.c message.c
 build/test_%: tests/unit/test_%.c tests/unit/check.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CPPFLAGS) -O1 -g $(SAN) -o $@ $< $(filter %.c,$(filter-out $<,$^)) $(LIBS)

@@ -65,7 +65,7 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
     }
     struct message m;
     long n = -1;
-    if (json_read_message(body, len, scratch, &m, r->why, sizeof r->why) == 0)
+    if (message_read(body, len, scratch, &m, r->why, sizeof r->why) == 0)
         n = connmgr_push(&m, r->why, sizeof r->why);
     free(scratch);
     if (n < 0) {
@@ -149,7 +149,7 @@ void api_online(const struct http_request *req, time_t now, struct api_reply *r)
     count = connmgr_user_ids(ids, count);
     qsort(ids, count, sizeof *ids, by_bytes);
     size_t shown = count < (size_t)limit ? count : (size_t)limit;
-    r->body = buf_make(64 + shown * (json_string_bound(CONNMGR_MAX_USER_ID) + 1));
+    r->body = buf_make(64 + shown * (json_string_bound(MESSAGE_MAX_USER_ID) + 1));
     buf_printf(&r->body, "{\"id\":%llu,\"count\":%zu,\"users\":[",
                (unsigned long long)connmgr_last_id(), count);
     for (size_t i = 0; i < shown; i++) {

@@ -25,8 +25,6 @@
 #include "connmgr.h"
 #include "stats.h"
 
-enum { MSG_SINGLE, MSG_GROUP, MSG_SYSNOTIFY, MSG_ONLINE, MSG_OFFLINE };
-
 struct user {
     struct conn *conns;         /* its connections, linked by user_next */
     uint32_t nconns;            /* how many */
@@ -150,10 +148,10 @@ static struct frame *encode(struct message *m)
     if (m->create_at == 0)
         m->create_at = now;
     m->id = (int64_t)next_id();
-    struct frame *f = frame_alloc(json_message_bound(m));
+    struct frame *f = frame_alloc(message_bound(m));
     if (!f)
         return NULL;
-    size_t n = json_write_message((char *)frame_payload(f), m);
+    size_t n = message_write((char *)frame_payload(f), m);
     frame_seal(f, WS_OP_TEXT, n);
     return f;
 }
@@ -255,7 +253,7 @@ static void reply_error(struct conn *c, const char *fmt, const char *detail)
 
 int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since)
 {
-    if (g.nopen == g.max_open || len > CONNMGR_MAX_USER_ID)
+    if (g.nopen == g.max_open || len > MESSAGE_MAX_USER_ID)
         return -1;
     uint32_t hash = hash_id(id, len);
     size_t slot = find_slot(id, len, hash);
@@ -329,7 +327,7 @@ void connmgr_route(struct conn *from, const uint8_t *json, size_t len)
 {
     struct message m;
     char why[160];
-    if (json_read_message((const char *)json, len, g.scratch, &m, why, sizeof why) < 0) {
+    if (message_read((const char *)json, len, g.scratch, &m, why, sizeof why) < 0) {
         reply_error(from, "error: %s", why);
         return;
     }
@@ -344,10 +342,10 @@ void connmgr_route(struct conn *from, const uint8_t *json, size_t len)
         if (!to) {
             /* Quote at most 64 bytes of the name, cut at a character
              * boundary so the reply stays valid UTF-8 (§8.1). */
-            size_t n = m.to.len < CONNMGR_MAX_USER_ID ? m.to.len : CONNMGR_MAX_USER_ID;
+            size_t n = m.to.len < MESSAGE_MAX_USER_ID ? m.to.len : MESSAGE_MAX_USER_ID;
             while (n < m.to.len && n > 0 && ((uint8_t)m.to.p[n] & 0xC0) == 0x80)
                 n--;
-            char name[CONNMGR_MAX_USER_ID + 1];
+            char name[MESSAGE_MAX_USER_ID + 1];
             snprintf(name, sizeof name, "%.*s", (int)n, m.to.p);
             reply_error(from, "error: user \"%s\" is not online", name);
             return;

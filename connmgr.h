@@ -6,10 +6,9 @@
 #include <stdint.h>
 
 #include "conn.h"
-#include "json.h"
+#include "message.h"
 
 #define CONNMGR_HISTORY 100     /* messages replayed to a newcomer */
-#define CONNMGR_MAX_USER_ID 64  /* bytes, after percent-decoding */
 
 /* Sizes the table once for max_connections; scratch_len is the largest
  * message that will be routed; replay_budget bounds the bytes of history

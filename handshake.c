@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "connmgr.h"
 #include "handshake.h"
 #include "jwt.h"
+#include "message.h"
 
 static bool header_is(const struct http_request *req, const char *name, const char *token)
 {
@@ -57,27 +57,15 @@ static const char *not_a_handshake(const struct http_request *req, struct handsh
     return NULL;
 }
 
-/* PROTOCOL.md: 1..64 bytes of UTF-8 without control characters (C0, DEL,
- * C1). NULL when id is acceptable, else what is wrong with it. */
+/* The query's userId: there, well percent-encoded, and a userId the
+ * contract allows. NULL when it is, else what is wrong with it. */
 static const char *user_id_problem(const char *id, long len)
 {
     if (len == -1)
         return "userId is missing: add ?userId=NAME";
     if (len < 0)
         return "userId is not well percent-encoded";
-    if (len == 0)
-        return "userId is empty";
-    if (len > CONNMGR_MAX_USER_ID)
-        return "userId is longer than 64 bytes";
-    if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)id, (size_t)len) != UTF8_ACCEPT)
-        return "userId is not valid UTF-8";
-    for (long i = 0; i < len; i++) {
-        uint8_t b = (uint8_t)id[i];
-        bool c1 = b == 0xC2 && i + 1 < len && (uint8_t)id[i + 1] <= 0x9F;
-        if (b < 0x20 || b == 0x7F || c1)
-            return "userId holds a control character";
-    }
-    return NULL;
+    return message_user_id_problem(id, (size_t)len);
 }
 
 /* since=ID: a whole number (absent: 0, the whole history). */

@@ -1,6 +1,6 @@
 /* json.c - owns JSON (RFC 8259): a reader that walks the members of one
- * object, validating each value in full, and the chat Message's reader and
- * writer built on it.
+ * object, validating each value in full, and the writing of strings and
+ * integers. The chat Message built on it is message.c's.
  *
  * The reader makes one pass with pointers into the caller's buffer and
  * allocates nothing. Nested arrays and objects are walked with a bit stack,
@@ -16,7 +16,7 @@ _Static_assert(JSON_MAX_DEPTH <= 64, "the nesting stack is one uint64_t");
 
 enum { ITER_FIRST, ITER_MORE, ITER_ENDED, ITER_FAILED }; /* json_iter.state */
 
-static const char nesting_too_deep[] = "nesting too deep";
+const char json_nesting_too_deep[] = "nesting too deep";
 static const char end_of_input[] = "unexpected end of input";
 
 /* ---- Reading: the grammar of RFC 8259 ------------------------------------- */
@@ -227,7 +227,7 @@ static const char *scan_value(struct json_iter *it, const char *p, unsigned dept
         if (p < it->end && (*p == '{' || *p == '[')) {
             bool object = *p == '{';
             if (depth + open >= JSON_MAX_DEPTH)
-                return fail(it, p, nesting_too_deep);
+                return fail(it, p, json_nesting_too_deep);
             objects = (objects & ~(UINT64_C(1) << open)) | (uint64_t)object << open;
             open++;
             if (!(p = step(it, p + 1, object, true, &complete, NULL)))
@@ -412,92 +412,11 @@ int json_integer(const struct json_value *v, int64_t *out)
     return 0;
 }
 
-/* ---- The chat Message ------------------------------------------------------- */
+/* ---- Writing --------------------------------------------------------------- */
 
-/* The fields in the order they are written; a field is a json_str or an int64_t. */
-static const struct field {
-    const char *name;  /* its JSON key */
-    size_t offset;     /* where it sits in struct message */
-    bool is_string;    /* a json_str, else an int64_t */
-} fields[] = {
-    {"messageType", offsetof(struct message, message_type), false},
-    {"mediaType", offsetof(struct message, media_type), false},
-    {"from", offsetof(struct message, from), true},
-    {"to", offsetof(struct message, to), true},
-    {"content", offsetof(struct message, content), true},
-    {"fileId", offsetof(struct message, file_id), true},
-    {"url", offsetof(struct message, url), true},
-    {"createAt", offsetof(struct message, create_at), false},
-    {"updateAt", offsetof(struct message, update_at), false},
-    {"id", offsetof(struct message, id), false},
-};
-#define NFIELDS (sizeof fields / sizeof fields[0])
-
-static int say(char *why, size_t whycap, const char *fmt, ...)
+size_t json_write_int(char *out, int64_t v)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, whycap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int json_read_message(const char *in, size_t len, char *scratch, struct message *m,
-                      char *why, size_t whycap)
-{
-    struct json_iter it;
-    struct json_value key, val;
-    char *o = scratch;
-    int r;
-
-    *m = (struct message){.from = {"", 0}, .to = {"", 0}, .content = {"", 0},
-                          .file_id = {"", 0}, .url = {"", 0}};
-    if (json_object_begin(&it, in, len) < 0)
-        return say(why, whycap, "message must be a JSON object");
-    while ((r = json_object_next(&it, &key, &val)) == 1) {
-        const struct field *f = fields;
-        while (f < fields + NFIELDS && !json_key_is(&key, f->name))
-            f++;
-        if (f == fields + NFIELDS || val.type == JSON_NULL)
-            continue;
-        char *at = (char *)m + f->offset;
-        if (!f->is_string) {
-            if (json_integer(&val, (int64_t *)at) < 0)
-                return say(why, whycap, "%s must be an integer", f->name);
-            continue;
-        }
-        if (val.type != JSON_STRING)
-            return say(why, whycap, "%s must be a string", f->name);
-        long n = json_string_decode(&val, o);
-        if (n < 0)
-            return say(why, whycap, "%s has an unpaired \\u surrogate", f->name);
-        *(struct json_str *)at = (struct json_str){o, (size_t)n};
-        o += n;
-    }
-    if (r == 0)
-        return 0;
-    if (it.error == nesting_too_deep)
-        return say(why, whycap, "nesting deeper than %d", JSON_MAX_DEPTH);
-    return say(why, whycap, "not valid JSON at byte %zu: %s", it.error_at, it.error);
-}
-
-/* Each field costs its key, quotes, ':' and ',' (or the braces), and its
- * value: an int64_t at most 20 characters ("-9223372036854775808"), a string
- * its quotes and at most 6 bytes ("\u00XX") for each of its bytes. */
-size_t json_message_bound(const struct message *m)
-{
-    size_t n = 1;
-
-    for (const struct field *f = fields; f < fields + NFIELDS; f++) {
-        const struct json_str *s = (const struct json_str *)((const char *)m + f->offset);
-        n += strlen(f->name) + 4 + (f->is_string ? json_string_bound(s->len) : 20);
-    }
-    return n;
-}
-
-static char *put_int(char *o, int64_t v)
-{
+    char *o = out;
     char digits[20];
     size_t n = 0;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
@@ -509,7 +428,7 @@ static char *put_int(char *o, int64_t v)
         *o++ = '-';
     while (n)
         *o++ = digits[--n];
-    return o;
+    return (size_t)(o - out);
 }
 
 /* The letter of c's two-character escape (the inverse of unescaped(), but
@@ -557,24 +476,3 @@ size_t json_write_string(char *out, const struct json_str *s)
     return (size_t)(o - out);
 }
 
-size_t json_write_message(char *out, const struct message *m)
-{
-    char *o = out;
-
-    for (const struct field *f = fields; f < fields + NFIELDS; f++) {
-        const char *at = (const char *)m + f->offset;
-        size_t n = strlen(f->name);
-        *o++ = f == fields ? '{' : ',';
-        *o++ = '"';
-        memcpy(o, f->name, n);
-        o += n;
-        *o++ = '"';
-        *o++ = ':';
-        if (f->is_string)
-            o += json_write_string(o, (const struct json_str *)at);
-        else
-            o = put_int(o, *(const int64_t *)at);
-    }
-    *o++ = '}';
-    return (size_t)(o - out);
-}

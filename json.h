@@ -1,5 +1,5 @@
 /* json.h - a small RFC 8259 reader (members of one object, values validated
- * as they are read) and the reader and writer of the chat Message. */
+ * as they are read) and writer (strings and integers). */
 #ifndef JSON_H
 #define JSON_H
 
@@ -52,37 +52,19 @@ bool json_key_is(const struct json_value *key, const char *name);
  * 0 with *out set, else -1. */
 int json_integer(const struct json_value *v, int64_t *out);
 
-/* ---- The chat Message (PROTOCOL.md "Messages") ---------------------------- */
+/* ---- Writing ---------------------------------------------------------------- */
 
 struct json_str {
     const char *p; /* never NULL; "" when empty */
     size_t len;    /* bytes at p, which may include NUL */
 };
 
-struct message {
-    int64_t message_type;    /* absent -> 0, as the original Go program's zero value */
-    int64_t media_type;      /* absent -> 0 */
-    struct json_str from;    /* absent -> empty; decoded into the caller's scratch */
-    struct json_str to;      /* absent -> empty */
-    struct json_str content; /* absent -> empty */
-    struct json_str file_id; /* absent -> empty */
-    struct json_str url;     /* absent -> empty */
-    int64_t create_at;       /* absent -> 0 */
-    int64_t update_at;       /* absent -> 0 */
-    int64_t id;              /* absent -> 0 */
-};
+/* The text of a json_iter error for nesting past JSON_MAX_DEPTH, so a
+ * caller can tell it from a syntax error. */
+extern const char json_nesting_too_deep[];
 
-/* Reads one Message from in[0..len). scratch must hold len bytes: the decoded
- * strings go there. Unknown keys are skipped whatever their value; a null
- * value counts as absent (as Go's encoding/json has it); of duplicate keys the
- * last wins. A known key with a value of the wrong type is an error. Returns
- * 0, or -1 with a one-line reason in why (NUL-terminated, at most whycap
- * bytes), such as "message must be a JSON object", "content must be a string",
- * "id must be an integer", "content has an unpaired \u surrogate", "nesting
- * deeper than 64" or "not valid JSON at byte 17: expected ':'"; *m is then
- * unspecified. */
-int json_read_message(const char *in, size_t len, char *scratch, struct message *m,
-                      char *why, size_t whycap);
+/* Writes v in decimal (at most 20 bytes). Returns the length written. */
+size_t json_write_int(char *out, int64_t v);
 
 /* The most bytes json_write_string can write for a string of len bytes:
  * its quotes and at most 6 ("\u00XX") for each byte. */
@@ -95,13 +77,5 @@ static inline size_t json_string_bound(size_t len)
  * exactly (RFC 8259 section 7). out must hold json_string_bound(s->len)
  * bytes. Returns the length written. */
 size_t json_write_string(char *out, const struct json_str *s);
-
-/* The most bytes json_write_message can write for m. */
-size_t json_message_bound(const struct message *m);
-
-/* Writes m as one compact JSON object holding every field, in the order of
- * struct message, with strings escaped so that any bytes round-trip exactly.
- * out must hold json_message_bound(m) bytes. Returns the length written. */
-size_t json_write_message(char *out, const struct message *m);
 
 #endif

@@ -137,7 +137,7 @@ static void upgrade(struct conn *c, const struct http_request *req, bool echo)
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }
-    char quoted[2 * CONNMGR_MAX_USER_ID + 1];
+    char quoted[2 * MESSAGE_MAX_USER_ID + 1];
     log_conn(LOG_INFO, "event=connect fd=%d user=\"%s\" connections=%zu", c->fd,
               log_quote(connmgr_user_id(c), quoted, sizeof quoted), connmgr_connections());
 }
@@ -388,7 +388,7 @@ static void on_resume(struct loop *l, void *data)
 
 static void on_left(struct conn *c)
 {
-    char quoted[2 * CONNMGR_MAX_USER_ID + 1];
+    char quoted[2 * MESSAGE_MAX_USER_ID + 1];
     log_conn(LOG_INFO, "event=disconnect fd=%d user=\"%s\" code=%u", c->fd,
               log_quote(connmgr_user_id(c), quoted, sizeof quoted), c->close_code);
     connmgr_leave(c);

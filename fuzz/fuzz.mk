@@ -32,10 +32,10 @@ fuzz fuzz-check: fuzz-build
 # What each harness links besides its own file: the code under test, which
 # is instrumented like the harness.
 build/fuzz/fuzz_http: build/fuzz/http.o build/fuzz/handshake.o build/fuzz/ws.o build/fuzz/jwt.o \
-                      build/fuzz/json.o
+                      build/fuzz/json.o build/fuzz/message.o
 build/fuzz/fuzz_ws: build/fuzz/ws.o
 build/fuzz/fuzz_utf8: build/fuzz/ws.o
-build/fuzz/fuzz_json: build/fuzz/json.o
+build/fuzz/fuzz_json: build/fuzz/json.o build/fuzz/message.o build/fuzz/ws.o
 build/fuzz/fuzz_jwt: build/fuzz/jwt.o build/fuzz/json.o
 build/fuzz/fuzz_conn: $(patsubst %.c,build/fuzz/%.o,$(filter-out pusher.c,$(SRCS))) \
                       build/fuzz/static_files.o

@@ -26,7 +26,7 @@
  * Properties, beyond memory safety and leaks: what the server sends is well
  * formed, either one HTTP answer whose body fits its Content-Length, or a
  * 101 and then whole, unmasked, unfragmented frames (RFC 6455 section 5),
- * whose text is UTF-8 and, on a chat connection, a Message json_read_message
+ * whose text is UTF-8 and, on a chat connection, a Message message_read
  * reads, with a close frame only last and only with a code one may send.
  * Every connection is reaped once its peer hangs up, and the user table is
  * empty again. */
@@ -41,6 +41,7 @@
 #include "fuzz/fuzz.h"
 #include "http.h"
 #include "json.h"
+#include "message.h"
 #include "jwt.h"
 #include "log.h"
 #include "loop.h"
@@ -285,7 +286,7 @@ static size_t check_frame(const struct peer *p, const uint8_t *f, size_t left, b
         if (!p->echo) {
             struct message m;
             char why[200], *scratch = malloc(len ? len : 1);
-            int ok = json_read_message((const char *)payload, len, scratch, &m, why, sizeof why);
+            int ok = message_read((const char *)payload, len, scratch, &m, why, sizeof why);
             if (ok != 0)
                 fprintf(stderr, "not a Message (%s): %.*s\n", why, (int)len, payload);
             EXPECT(ok == 0 && m.message_type >= 0 && m.message_type <= 4);

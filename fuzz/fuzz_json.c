@@ -7,15 +7,16 @@
  * - strings decode as the reference decodes them (section 7: escapes, UTF-16
  *   surrogate pairs), integers as strtoll reads them, and json_key_is agrees
  *   with the decoded key;
- * - json_read_message succeeds exactly when the input is valid and every
+ * - message_read succeeds exactly when the input is valid and every
  *   known key has a value of its type (null counting as absent), and then
  *   holds the last value of each key;
- * - what json_write_message writes fits json_message_bound, is valid JSON,
+ * - what message_write writes fits message_bound, is valid JSON,
  *   and reads back to the same fields, byte for byte. */
 #include <errno.h>
 
 #include "fuzz/fuzz.h"
 #include "json.h"
+#include "message.h"
 
 /* ---- Reference reader (RFC 8259) ----------------------------------------- */
 
@@ -221,7 +222,7 @@ static const char *const names[NF] = {"messageType", "mediaType", "from", "to", 
                                       "fileId", "url", "createAt", "updateAt", "id"};
 
 struct expected {
-    bool ok;                 /* json_read_message must succeed */
+    bool ok;                 /* message_read must succeed */
     int64_t num[NF];         /* integer fields */
     char *str[NF];           /* decoded string fields (malloc'd), NULL if absent */
     long len[NF];
@@ -356,14 +357,14 @@ static void check_same(const struct message *a, const struct message *b)
 
 static void round_trip(const struct message *m)
 {
-    size_t bound = json_message_bound(m);
+    size_t bound = message_bound(m);
     char *out = malloc(bound), *scratch = malloc(bound), why[64];
-    size_t n = json_write_message(out, m);
+    size_t n = message_write(out, m);
     struct message back;
 
     EXPECT(n <= bound);
     EXPECT(ref_valid(out, n));
-    EXPECT(json_read_message(out, n, scratch, &back, why, sizeof why) == 0);
+    EXPECT(message_read(out, n, scratch, &back, why, sizeof why) == 0);
     check_same(m, &back);
     free(out);
     free(scratch);
@@ -378,7 +379,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     walk(in, size, &e);
     memset(why, 'x', sizeof why);
-    int r = json_read_message(in, size, scratch, &m, why, sizeof why);
+    int r = message_read(in, size, scratch, &m, why, sizeof why);
     EXPECT((r == 0) == e.ok);
     if (r == 0) {
         for (int f = 0; f < NF; f++) {

@@ -1,5 +1,6 @@
 /* test_json.c - the JSON reader (RFC 8259) and the Message reader and writer. */
 #include "json.h"
+#include "message.h"
 
 #include "check.h"
 
@@ -109,7 +110,7 @@ static int read_message(const char *text, size_t len, struct message *m)
     last_in = check_tail_copy(text, len);
     last_scratch = malloc(len ? len : 1); /* exactly len: ASan catches more */
     strcpy(why, "(unset)");
-    return json_read_message(last_in, len, last_scratch, m, why, sizeof why);
+    return message_read(last_in, len, last_scratch, m, why, sizeof why);
 }
 
 static int read_s(const char *text, struct message *m)
@@ -130,15 +131,15 @@ static bool why_is(const char *want)
     return false;
 }
 
-/* Writes m into a heap block of exactly json_message_bound(m) bytes (so ASan
+/* Writes m into a heap block of exactly message_bound(m) bytes (so ASan
  * catches a bound too small) and returns it NUL-terminated in a new block. */
 static char *write_message(const struct message *m, size_t *len)
 {
-    size_t bound = json_message_bound(m);
+    size_t bound = message_bound(m);
     char *out = malloc(bound);
     char *text;
 
-    *len = json_write_message(out, m);
+    *len = message_write(out, m);
     CHECK(*len <= bound);
     text = malloc(*len + 1);
     memcpy(text, out, *len);
@@ -556,7 +557,7 @@ static void test_read_message_errors(void)
 
     /* why is cut to whycap, NUL included. */
     char small[8];
-    CHECK(json_read_message("[]", 2, why, &m, small, sizeof small) == -1);
+    CHECK(message_read("[]", 2, why, &m, small, sizeof small) == -1);
     CHECK(strcmp(small, "message") == 0);
 }
 
@@ -622,7 +623,7 @@ static void test_write_bound(void)
 
     memset(ones, 1, sizeof ones);
     free(write_message(&m, &len));
-    CHECK(len == json_message_bound(&m));
+    CHECK(len == message_bound(&m));
 }
 
 static void test_round_trip(void)
