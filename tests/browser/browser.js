@@ -48,26 +48,40 @@ class ChatPage {
     this.label = label;
     this.errors = []; // uncaught exceptions in the page
     this.console = []; // console errors (failed loads, failed sockets)
+    this.http = []; // every HTTP answer the page got: { path, status }; status 0 for a failed request
+    this.sockets = []; // the URL of every WebSocket the page opened
     page.on('pageerror', (e) => this.errors.push(e.message));
+    const where = (url) => { const u = new URL(url); return u.pathname + u.search; };
+    page.on('response', (r) => this.http.push({ path: where(r.url()), status: r.status() }));
+    page.on('requestfailed', (r) => this.http.push({ path: where(r.url()), status: 0 }));
+    page.on('websocket', (ws) => this.sockets.push(ws.url()));
     page.on('console', (m) => { if (m.type() === 'error') this.console.push(m.text()); });
     page.setDefaultTimeout(WAIT);
   }
 
   // A new tab (in its own context: its own storage) on the server's page.
+  // o.url opens another address, o.context sets the context's options, and
+  // o.before(page) runs before the page loads (to route its requests).
   static async open(browser, srv, label, o = {}) {
     const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...o.context });
     const page = await context.newPage();
     const p = new ChatPage(context, page, label);
+    if (o.before) await o.before(page);
     await page.goto(o.url || `http://127.0.0.1:${srv.port}/`, { waitUntil: 'load', timeout: WAIT });
     return p;
   }
 
-  // Types the name into the form and presses Join, then waits until online.
-  async join(name) {
+  // Types the name into the form and presses Join.
+  async submitName(name) {
     this.name = name;
     await this.page.waitForSelector('#login:not([hidden])', { timeout: WAIT });
     await this.page.fill('#name', name);
     await this.page.click('#login button[type=submit]');
+  }
+
+  // Joins with the name, then waits until online.
+  async join(name) {
+    await this.submitName(name);
     await this.waitOnline();
   }
 
@@ -117,6 +131,24 @@ class ChatPage {
     return this.page.evaluate(() => [...document.querySelectorAll('#online li')].map((li) => li.dataset.user));
   }
 
+  // The list of people as drawn: each name's label, whether it is marked
+  // offline, and the colour of its dot; and whether the list is still loading.
+  people() {
+    return this.page.evaluate(() => ({
+      busy: document.getElementById('online').getAttribute('aria-busy') === 'true',
+      users: [...document.querySelectorAll('#online li')].map((li) => {
+        const b = li.querySelector('button');
+        return { user: li.dataset.user, label: b.textContent, offline: b.classList.contains('offline'),
+          dot: getComputedStyle(b, '::before').color };
+      }),
+    }));
+  }
+
+  // The HTTP answers the page got for a path (query left out), e.g. '/api/preflight'.
+  answers(path) {
+    return this.http.filter((r) => r.path.split('?')[0] === path);
+  }
+
   // Polls fn in the page until it returns something truthy.
   async waitUntil(fn, what, timeout = WAIT, arg) {
     try {
@@ -145,9 +177,14 @@ class ChatPage {
   // The conversation and the state of the page in short, for failure messages.
   async describe() {
     try {
-      const [lines, online, status] = await Promise.all([this.lines(), this.online(),
-        this.page.evaluate(() => document.getElementById('status').textContent)]);
-      return h.clip(JSON.stringify({ status, online, lines: lines.map((l) => `${l.kind}:${l.who}:${l.text}${l.note ? ` [${l.note}]` : ''}`) }), 1500);
+      const [lines, online, shown] = await Promise.all([this.lines(), this.online(),
+        this.page.evaluate(() => {
+          const text = (id) => { const el = document.getElementById(id); return el && !el.hidden ? el.textContent : ''; };
+          return { status: text('status'), login: text('login') && text('login-error'), note: text('composer-note') };
+        })]);
+      const extra = Object.fromEntries(Object.entries({ login: shown.login, note: shown.note }).filter(([, v]) => v));
+      return h.clip(JSON.stringify({ status: shown.status, ...extra, online,
+        lines: lines.map((l) => `${l.kind}:${l.who}:${l.text}${l.note ? ` [${l.note}]` : ''}`) }), 1500);
     } catch (e) {
       return `(cannot read the page: ${e.message})`;
     }

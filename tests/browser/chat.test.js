@@ -27,6 +27,30 @@ async function joined(t, srv, name, o) {
 const chat = (lines) => lines.filter((l) => l.kind === 'group' || l.kind === 'single');
 const texts = (lines) => chat(lines).map((l) => l.text);
 
+// The dot of someone online (--ok in style.css).
+const GREEN = 'rgb(26, 127, 55)';
+
+// While not connected, one's own name in the list must not look online.
+async function assertSelfOffline(p, name) {
+  const people = await p.people();
+  const me = people.users.find((u) => u.user === name);
+  assert.ok(me, `${p.label}: ${name} is not in the list: ${JSON.stringify(people)}`);
+  assert.ok(me.offline && /offline/.test(me.label) && me.dot !== GREEN,
+    `${p.label}: not connected, yet its own name looks online: ${JSON.stringify(me)}`);
+}
+
+// Waits until the list of people, loaded, holds exactly these names.
+async function waitPeople(p, names, what) {
+  await p.waitUntil((want) => {
+    const list = document.getElementById('online');
+    const have = [...list.querySelectorAll('li')].map((li) => li.dataset.user).sort();
+    return list.getAttribute('aria-busy') !== 'true' && JSON.stringify(have) === JSON.stringify(want);
+  }, `${what} (the list to be ${JSON.stringify(names)})`, WAIT, names.slice().sort());
+}
+
+// The page's own address for a query string.
+const at = (srv, query = '') => `http://127.0.0.1:${srv.port}/${query ? `?${query}` : ''}`;
+
 // Each chat line shown once: no text twice, no id twice.
 function assertOnce(lines, label) {
   const seen = new Map();
@@ -70,6 +94,8 @@ test('three people chat in the group and see each other arrive', T, async (t) =>
   }
   const line = (await bob.lines()).find((l) => l.text.startsWith('Morning'));
   assert.equal(line.who, 'alice', 'a line says who wrote it');
+  const own = (await alice.lines()).find((l) => l.text.startsWith('Morning'));
+  assert.equal(own.who, 'you', 'one\'s own Group line says "you", as one\'s own Single does ("you → bob")');
   await bob.screenshot('chat.png');
   for (const p of [alice, bob, carol]) p.assertClean();
 });
@@ -184,29 +210,59 @@ test('the server restarts under open pages: each reconnects by itself and shows 
   }
 });
 
-test('an over-long message is refused with a clear error, and the page recovers', T, async (t) => {
+test('a message over the server\'s limit is refused by the page itself, and the connection stays up', T, async (t) => {
   const srv = await h.serve(t, ['--max-message', '1k']);
   const alice = await joined(t, srv, 'alice');
   const bob = await joined(t, srv, 'bob');
   await alice.say('a short one');
   await bob.waitLine((l) => l.text === 'a short one', 'the short message');
 
-  const long = 'x'.repeat(3000);
-  await alice.say(long);
-  const failed = await alice.waitLine((l) => l.failed, 'the long message to be marked as not delivered');
-  assert.equal(failed.note, 'not delivered: message too long');
-  await alice.waitLine((l) => l.kind === 'error' && /message too long \(1009\)/.test(l.text),
-    'an error line naming the cause');
-  // It reconnects by itself, and the history it is sent again (with since=)
-  // holds its own earlier message: still shown once.
-  await alice.waitOnline(15000);
+  // The bytes of what the page sends for a Group message (createAt has 13 digits until 2286),
+  // and a content that makes it n bytes, mostly of two-byte characters: a page that counted
+  // characters instead of UTF-8 bytes would send the one byte over.
+  const size = (content) => Buffer.byteLength(JSON.stringify({ messageType: 1, mediaType: 0, to: '', content, createAt: Date.now() }));
+  const ofBytes = (n) => { const k = n - size(''); return 'é'.repeat(Math.floor(k / 2)) + 'x'.repeat(k % 2); };
+  const exact = ofBytes(1024);
+  const over = ofBytes(1025);
+  assert.equal(size(exact), 1024);
+  assert.equal(size(over), 1025);
+  assert.ok(over.length < 1024, 'one byte over, yet well under the limit in characters');
+
+  for (const text of ['x'.repeat(3000), over]) {
+    await alice.page.fill('#input', text);
+    await alice.page.press('#input', 'Enter');
+    await alice.waitUntil(() => !document.getElementById('composer-note').hidden, 'a note under the composer');
+    const note = await alice.page.textContent('#composer-note');
+    assert.match(note, new RegExp(`^Too long to send: ${size(text)} bytes .*at most 1024\\b`), 'the note says how long and the limit');
+    assert.equal(await alice.page.inputValue('#input'), text, 'the message stays in the box, to be shortened');
+    assert.equal(await alice.page.isVisible('#composer-note'), true, 'the note is on screen');
+  }
+  await alice.screenshot('too-long.png');
+
+  // Exactly the limit is accepted; typing takes the note away.
+  await alice.page.fill('#input', exact);
+  assert.equal(await alice.page.isVisible('#composer-note'), false, 'the note goes once the text changes');
+  await alice.page.press('#input', 'Enter');
+  await alice.waitUntil(() => document.getElementById('input').value === '', 'the message of exactly the limit to be sent');
+  await bob.waitLine((l) => l.text === exact, 'the message of exactly the limit');
   await alice.say('shorter now');
   await bob.waitLine((l) => l.text === 'shorter now', 'the next message');
-  assert.deepEqual(texts(await bob.lines()), ['a short one', 'shorter now'], 'bob never gets the long one');
+
+  assert.deepEqual(texts(await bob.lines()), ['a short one', exact, 'shorter now'], 'bob gets all but the refused ones');
+  const comings = (await bob.lines()).filter((l) => l.kind === 'offline' || l.kind === 'online').map((l) => l.text);
+  assert.deepEqual(comings, ['alice joined'], 'bob never sees alice leave and come back');
   const mine = await alice.lines();
-  assert.deepEqual(texts(mine), ['a short one', long, 'shorter now']);
+  assert.deepEqual(texts(mine), ['a short one', exact, 'shorter now']);
+  assert.deepEqual(mine.filter((l) => l.local || l.failed), [], 'alice\'s connection never dropped');
+  assert.equal(alice.sockets.length, 1, `alice's page kept its one WebSocket: ${JSON.stringify(alice.sockets)}`);
   assertOnce(mine, 'alice');
-  alice.assertClean();
+
+  // A client that sends one anyway is still closed with 1009, and seen to leave.
+  const dave = await h.connect(srv, 'dave');
+  dave.sendText(JSON.stringify({ messageType: 1, mediaType: 0, content: 'x'.repeat(2000) }));
+  await dave.expectClose(1009);
+  await alice.waitLine((l) => l.kind === 'offline' && l.text === 'dave left', 'dave to be closed and leave');
+  for (const p of [alice, bob]) p.assertClean();
 });
 
 test('a message to a user who left shows a clear error', T, async (t) => {
@@ -258,4 +314,294 @@ test('the page works at a phone\'s width', T, async (t) => {
   for (const b of layout.bubbles) assert.ok(b.right <= layout.width, `a message runs off screen: ${JSON.stringify(b)}`);
   await alice.screenshot('chat-phone.png');
   for (const p of [alice, bob]) p.assertClean();
+});
+
+test('who is online is set right after a restart: one who left while the server was down is gone', T, async (t) => {
+  let srv = await h.startServer();
+  t.after(() => srv.stop());
+  const port = srv.port;
+  const alice = await joined(t, srv, 'alice');
+  const bob = await joined(t, srv, 'bob');
+  await waitPeople(alice, ['alice', 'bob'], 'bob in alice\'s list');
+
+  await srv.stop();
+  await alice.waitLine((l) => l.local && /^disconnected: server going away/.test(l.text), 'the page to say the server went away');
+  await bob.close(); // no server to tell anyone
+  await assertSelfOffline(alice, 'alice');
+  srv = await h.startServer(['--bind', '127.0.0.1', '--port', String(port)], { bare: true });
+  await alice.waitOnline(15000);
+  await waitPeople(alice, ['alice'], 'bob to be gone from alice\'s list after the restart');
+  const people = await alice.people();
+  assert.deepEqual(people.users.map((u) => [u.label, u.offline, u.dot]), [['alice (you)', false, GREEN]],
+    'back online, alice\'s own name is online again');
+
+  const carol = await joined(t, srv, 'carol');
+  await waitPeople(alice, ['alice', 'carol'], 'carol to arrive in alice\'s list');
+  await waitPeople(carol, ['alice', 'carol'], 'carol to list alice');
+  alice.assertClean([/WebSocket connection to .* failed/, /ERR_CONNECTION_REFUSED/]);
+  carol.assertClean();
+});
+
+test('one who has been online for longer than the history reaches is listed all the same', T, async (t) => {
+  const srv = await h.serve(t);
+  const alice = await joined(t, srv, 'alice');
+  const bob = await h.connect(srv, 'bob'); // a client of its own, not the page
+  await waitPeople(alice, ['alice', 'bob'], 'bob in alice\'s list');
+  for (let i = 1; i <= 110; i++) {
+    const r = await h.push(srv, { messageType: 2, content: `notice ${i}` });
+    assert.equal(r.status, 200, `push ${i} answered ${r.status} ${r.body}`);
+  }
+  const carol = await joined(t, srv, 'carol');
+  await carol.waitLine((l) => l.text === 'notice 110', 'the history to arrive');
+  const lines = await carol.lines();
+  assert.deepEqual(lines.filter((l) => l.kind === 'online' || l.kind === 'offline'), [],
+    'the history carol gets holds nobody\'s arrival');
+  const notices = lines.filter((l) => l.kind === 'system' && !l.local).map((l) => l.text);
+  assert.equal(notices.length, 100, `the history's lines still appear: the last 100: ${h.clip(JSON.stringify(notices))}`);
+  assert.equal(notices[0], 'notice 11');
+  await waitPeople(carol, ['alice', 'bob', 'carol'], 'carol to list alice and bob, who came before her history begins');
+  assert.equal(bob.isOpen, true);
+  for (const p of [alice, carol]) p.assertClean();
+});
+
+test('presence events that come while /api/online is pending are applied after its answer', T, async (t) => {
+  const srv = await h.serve(t);
+  const bob = await h.connect(srv, 'bob');
+  let taken, release;
+  const asked = new Promise((resolve) => { taken = resolve; });
+  const gate = new Promise((resolve) => { release = resolve; });
+  // The server answers at once, but its answer reaches the page only when the test says.
+  const alice = await tab(t, srv, 'alice', {
+    before: (page) => page.route(/\/api\/online(\?|$)/, async (route) => {
+      try {
+        const answer = await route.fetch();
+        taken(await answer.json());
+        await gate;
+        await route.fulfill({ response: answer });
+      } catch { /* the tab closed first */ }
+    }),
+  });
+  await alice.join('alice');
+  const list = await h.withTimeout(asked, WAIT, 'alice\'s page to ask /api/online');
+  assert.deepEqual(list.users, ['alice', 'bob'], `the server's list: ${JSON.stringify(list)}`);
+
+  await bob.close();
+  const carol = await h.connect(srv, 'carol');
+  const left = await alice.waitLine((l) => l.kind === 'offline' && l.text === 'bob left', 'bob to leave');
+  const came = await alice.waitLine((l) => l.kind === 'online' && l.text === 'carol joined', 'carol to arrive');
+  assert.ok(Number(left.id) > list.id && Number(came.id) > list.id, `both are newer than the answer (id ${list.id}): ${left.id}, ${came.id}`);
+  assert.equal((await alice.people()).busy, true, 'the list is marked as loading while /api/online is pending');
+
+  release();
+  await waitPeople(alice, ['alice', 'carol'], 'the answer, then the events newer than it: bob gone, carol there');
+  assert.equal(carol.isOpen, true);
+  alice.assertClean();
+});
+
+test('presence events that the /api/online answer already counts are not applied again', T, async (t) => {
+  const srv = await h.serve(t);
+  let asking, go;
+  const asked = new Promise((resolve) => { asking = resolve; });
+  const gate = new Promise((resolve) => { go = resolve; });
+  let holding = false;
+  const late = []; // what the server sent the page's socket while the network was slow
+  let toPage = null;
+  const alice = await tab(t, srv, 'alice', {
+    before: async (page) => {
+      // /api/online asks the server only when the test says...
+      await page.route(/\/api\/online(\?|$)/, async (route) => {
+        asking();
+        try {
+          await gate;
+          await route.fulfill({ response: await route.fetch() });
+        } catch { /* the tab closed first */ }
+      });
+      // ...and the WebSocket passes the server's messages on at once, or holds them.
+      await page.routeWebSocket(/\/websocket/, (ws) => {
+        toPage = ws;
+        const server = ws.connectToServer();
+        server.onMessage((m) => { if (holding) late.push(m); else ws.send(m); });
+      });
+    },
+  });
+  await alice.join('alice');
+  await h.withTimeout(asked, WAIT, 'alice\'s page to ask /api/online');
+  const bob = await h.connect(srv, 'bob');
+  await alice.waitLine((l) => l.kind === 'online' && l.text === 'bob joined', 'bob to arrive');
+  holding = true;
+  await bob.close();
+  await h.waitFor(() => late.length > 0, 'bob\'s leaving to reach the page\'s socket');
+  // The list, taken now, overtakes bob's leaving: it holds both bob's arrival and his leave.
+  go();
+  await alice.waitUntil(() => document.getElementById('online').getAttribute('aria-busy') !== 'true',
+    'the answer of /api/online');
+  assert.deepEqual(await alice.online(), ['alice'], 'bob\'s arrival, older than the answer, must not put him back');
+
+  holding = false;
+  for (const m of late.splice(0)) toPage.send(m);
+  await alice.waitLine((l) => l.kind === 'offline' && l.text === 'bob left', 'bob\'s leaving, late, still shown in the conversation');
+  assert.deepEqual(await alice.online(), ['alice']);
+  alice.assertClean();
+});
+
+test('a token the server does not take: the page shows its reason and stops retrying', T, async (t) => {
+  const SECRET = 'browser-test-secret';
+  const srv = await h.serve(t, ['--secret', SECRET]);
+  const tok = (sub) => h.makeJwt({ sub }, SECRET);
+
+  // With a good token one gets in, and the list comes from /api/online with the same token.
+  const bob = await tab(t, srv, 'bob', { url: at(srv, `userId=bob&token=${tok('bob')}`) });
+  await bob.waitOnline();
+  const carol = await tab(t, srv, 'carol', { url: at(srv, `userId=carol&token=${tok('carol')}`) });
+  await carol.waitOnline();
+  await waitPeople(carol, ['bob', 'carol'], 'carol to list bob');
+  await waitPeople(bob, ['bob', 'carol'], 'bob to list carol');
+  assert.deepEqual(carol.answers('/api/online').map((r) => r.status), [200], 'the page reads /api/online with its token');
+
+  const cases = [['alice', 'userId=alice&token=not-a-token'], ['mallory', `userId=mallory&token=${tok('bob')}`],
+    ['dave', 'userId=dave']];
+  const pages = [];
+  for (const [name, query] of cases) {
+    const res = await h.get(srv, `/api/preflight?${query}`);
+    assert.equal(res.status, 401, `/api/preflight?${query} answered ${res.status} ${res.body}`);
+    const why = res.body.trim(); // the server's own words
+    const p = await tab(t, srv, name, { url: at(srv, query) });
+    pages.push([p, name, why]);
+  }
+  for (const [p, name, why] of pages) {
+    const line = await p.waitLine((l) => l.kind === 'error' && l.text.includes(why), `the server's reason "${why}"`);
+    assert.match(line.text, /\(401\)\. Not retrying/, 'the line gives the status and says it will not retry');
+    await p.waitUntil(() => document.getElementById('status').dataset.state === 'refused', 'the status to say refused');
+    await assertSelfOffline(p, name);
+  }
+  await pages[0][0].screenshot('refused-token.png');
+  await h.sleep(3000); // a page that retried would have asked again two or three times by now
+  for (const [p, name, why] of pages) {
+    assert.deepEqual(p.answers('/api/preflight').map((r) => r.status), [401], `${name}: asked once, and never again`);
+    assert.deepEqual(p.sockets, [], `${name}: opened no WebSocket`);
+    const status = await p.page.textContent('#status');
+    assert.ok(status.includes(why), `${name}: the status says why: ${status}`);
+    assert.equal(await p.page.isDisabled('#input'), true, `${name}: nothing can be typed`);
+    p.assertClean([/status of 401/]);
+  }
+  for (const p of [bob, carol]) p.assertClean();
+});
+
+test('an Origin the server does not allow: the page says so and stops; the allowed one gets in', T, async (t) => {
+  // The allowed Origin names the port, so take a free one first.
+  const probe = await h.startServer();
+  const port = probe.port;
+  await probe.stop();
+  const srv = await h.startServer(['--bind', '127.0.0.1', '--port', String(port),
+    '--allowed-origin', `http://127.0.0.1:${port}`], { bare: true });
+  t.after(() => srv.stop());
+  const alice = await joined(t, srv, 'alice');
+  const bob = await tab(t, srv, 'bob', { url: `http://localhost:${port}/` });
+  await bob.submitName('bob');
+  const why = 'this Origin is not allowed';
+  const line = await bob.waitLine((l) => l.kind === 'error' && l.text.includes(why), 'the server\'s reason');
+  assert.match(line.text, /\(403\)\. Not retrying/);
+  await bob.waitUntil(() => document.getElementById('status').dataset.state === 'refused', 'the status to say refused');
+  await assertSelfOffline(bob, 'bob');
+  await bob.screenshot('refused-origin.png');
+  await h.sleep(3000);
+  assert.deepEqual(bob.answers('/api/preflight').map((r) => r.status), [403], 'asked once, and never again');
+  assert.deepEqual(bob.sockets, [], 'opened no WebSocket');
+  assert.deepEqual(await alice.online(), ['alice'], 'alice never saw bob');
+  alice.assertClean();
+  bob.assertClean([/status of 403/]);
+});
+
+test('a full server: the page says why, keeps trying, and gets in once there is room', T, async (t) => {
+  const srv = await h.serve(t, ['--max-connections', '1']);
+  const alice = await joined(t, srv, 'alice');
+  const res = await h.get(srv, '/api/preflight?userId=bob');
+  assert.equal(res.status, 503, `/api/preflight answered ${res.status} ${res.body}`);
+  const why = res.body.trim();
+  const bob = await tab(t, srv, 'bob');
+  await bob.submitName('bob');
+  await bob.waitLine((l) => l.kind === 'error' && l.text.includes(why), `the server's reason "${why}"`);
+  await bob.waitUntil((w) => {
+    const s = document.getElementById('status');
+    return s.dataset.state === 'reconnecting' && s.textContent.includes(w);
+  }, 'a countdown to the next try, with the reason', WAIT, why);
+  await assertSelfOffline(bob, 'bob');
+  await bob.screenshot('server-full.png');
+
+  await alice.close();
+  await bob.waitOnline(25000);
+  await waitPeople(bob, ['bob'], 'bob alone in his list');
+  const refusals = bob.answers('/api/preflight').filter((r) => r.status === 503).length;
+  assert.ok(refusals >= 1, 'bob was refused at least once');
+  const said = (await bob.lines()).filter((l) => l.text.includes(why)).length;
+  assert.equal(said, 1, `the reason is said once, not at each of ${refusals} tries`);
+  bob.assertClean([/status of 503/]);
+});
+
+test('a name the page or the server cannot use: the join form says why', T, async (t) => {
+  const srv = await h.serve(t);
+  const cases = [['x'.repeat(65), /at most 64 bytes of UTF-8; this one has 65/], ['a\u0001b', /control characters/]];
+  for (const [name, why] of cases) {
+    const p = await tab(t, srv, JSON.stringify(name).slice(0, 12), { url: at(srv, `userId=${encodeURIComponent(name)}`) });
+    await p.waitUntil(() => !document.getElementById('login').hidden, 'the join form');
+    const err = await p.page.textContent('#login-error');
+    assert.match(err, /^The name given in the page's address as \?userId= cannot be used\. /, 'the form says where the name came from');
+    assert.match(err, why);
+    assert.equal(await p.page.isVisible('#login-error'), true, 'the reason is on screen');
+    assert.equal(await p.page.inputValue('#name'), name, 'the name is in the box, to be mended');
+    assert.deepEqual(p.answers('/api/preflight'), [], 'nothing was asked of the server');
+    if (name.startsWith('x')) await p.screenshot('bad-name.png');
+    p.assertClean();
+  }
+  // Where the server's rules are stricter than the page's, its reason shows on the form too.
+  const p = await tab(t, srv, 'root', {
+    before: (page) => page.route(/\/api\/preflight/, (route) => route.fulfill({
+      status: 400, contentType: 'text/plain; charset=utf-8', body: 'userId "root" is reserved\n' })),
+  });
+  await p.submitName('root');
+  await p.waitUntil(() => !document.getElementById('login').hidden && document.getElementById('login-error').textContent,
+    'the join form again, with the server\'s reason');
+  assert.equal(await p.page.textContent('#login-error'), 'The server refused the name "root": userId "root" is reserved');
+  assert.deepEqual(p.sockets, [], 'opened no WebSocket');
+  p.assertClean([/status of 400/]);
+});
+
+test('at a phone\'s width the header stays one line whatever the status says', T, async (t) => {
+  const srv = await h.serve(t);
+  const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+  const alice = await joined(t, srv, 'alexandra.from.accounts', { context: phone });
+  // The header and what is below it, with the status text as it is or as given.
+  const measure = (text) => alice.page.evaluate((txt) => {
+    const s = document.getElementById('status');
+    if (txt) s.textContent = txt;
+    const box = (el) => el.getBoundingClientRect().toJSON();
+    const bar = document.querySelector('.bar');
+    return {
+      text: s.textContent, bar: box(bar), status: box(s), messages: box(document.getElementById('messages')),
+      parts: [...bar.children].filter((el) => !el.hidden).map((el) => ({ el: el.id || el.tagName, ...box(el) })),
+      line: parseFloat(getComputedStyle(s).lineHeight), clipped: s.scrollWidth > s.clientWidth,
+      ellipsis: getComputedStyle(s).textOverflow,
+    };
+  }, text);
+  const online = await measure();
+  await srv.stop();
+  await alice.waitUntil(() => /^reconnecting in \d+s · /.test(document.getElementById('status').textContent),
+    'the countdown to reconnect');
+  const reconnecting = await measure();
+  await alice.screenshot('phone-reconnecting.png');
+  const long = await measure('reconnecting in 15s · ' + 'the server is at its connection limit; try again later '.repeat(3));
+  for (const m of [online, reconnecting, long]) {
+    const what = `with the status "${m.text}": ${JSON.stringify(m)}`;
+    assert.equal(m.bar.height, online.bar.height, `the header keeps its height ${what}`);
+    assert.equal(m.messages.top, online.messages.top, `the conversation does not move ${what}`);
+    assert.ok(m.status.height < 1.6 * m.line, `the status is one line ${what}`);
+    for (const part of m.parts) {
+      assert.ok(part.top >= m.bar.top && part.bottom <= m.bar.bottom && part.right <= 390,
+        `${part.el} sits inside the header ${what}`);
+    }
+  }
+  assert.equal(long.ellipsis, 'ellipsis');
+  assert.ok(long.clipped, 'a long status is cut short');
+  await assertSelfOffline(alice, 'alexandra.from.accounts');
+  alice.assertClean([/WebSocket connection to .* failed/, /ERR_CONNECTION_REFUSED/]);
 });
