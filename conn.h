@@ -43,11 +43,9 @@ enum {
     CONN_ECHO = 1,              /* an /echo connection: no user, binary allowed */
     CONN_FLUSHING = 2,          /* on the flush list */
     CONN_WANT_WRITE = 4,        /* the socket was full; waiting for POLLOUT */
-    CONN_JOINED = 8,            /* counted in connmgr's table */
-    CONN_UPGRADED = 16,         /* input is frames: in.rx, not in.http */
+    CONN_UPGRADED = 8,          /* input is frames: in.rx, not in.http */
 };
 
-struct user;
 struct rx;
 struct outq;
 struct http_in;
@@ -62,9 +60,6 @@ struct conn {
     uint32_t last_input;        /* ms (conn clock) of its last bytes in */
     uint32_t bucket_ms;         /* last token-bucket refill */
     float tokens;               /* messages it may still send at once */
-    uint32_t open_index;        /* slot in connmgr's array of open sockets */
-    struct user *user;          /* shared with the user's other connections */
-    struct conn *user_next;     /* next connection of the same user */
     struct conn *tprev, *tnext; /* neighbours in its deadline list */
     struct conn *flush_next;    /* next on the flush list, or the reap list */
     union {
@@ -73,6 +68,14 @@ struct conn {
     } in;                       /* NULL while nothing is partial */
     struct outq *out;           /* bytes the socket has not taken yet, or NULL */
 };
+
+/* A small integer unique among live connections and below the loop's
+ * descriptor limit, for the layers above to keep their own state about a
+ * connection in a table beside it. */
+static inline int conn_id(const struct conn *c)
+{
+    return c->fd;
+}
 
 /* What the layers above do with a connection's input and its end. */
 struct conn_hooks {

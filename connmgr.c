@@ -25,12 +25,23 @@
 #include "connmgr.h"
 #include "stats.h"
 
+struct member;
+
 struct user {
-    struct conn *conns;         /* its connections, linked by user_next */
+    struct member *members;     /* its connections, linked by next */
     uint32_t nconns;            /* how many */
     uint32_t hash;              /* of id, so a shift needs no rehash */
     uint8_t len;                /* bytes in id */
     char id[];                  /* the userId, stored once, NUL-terminated */
+};
+
+/* Routing's own state about a joined connection. It lives in a table
+ * indexed by conn_id(), so the transport's struct conn holds nothing of it. */
+struct member {
+    struct conn *conn;          /* the connection; NULL while the slot is free */
+    struct user *user;          /* shared with the user's other connections */
+    struct member *next;        /* the user's next connection */
+    uint32_t open_index;        /* its slot in g.open */
 };
 
 struct past {
@@ -43,7 +54,9 @@ static struct {
     size_t mask;                /* slots - 1; a power of two minus one */
     uint64_t seed;              /* per-process hash seed */
     size_t users;               /* users online */
-    struct conn **open;         /* every joined connection, for broadcasts */
+    struct member *members;     /* indexed by conn_id() */
+    size_t max_ids;             /* entries in members */
+    struct member **open;       /* every joined connection, for broadcasts */
     size_t nopen, max_open;
     struct past history[CONNMGR_HISTORY]; /* a ring, oldest at hist_start */
     size_t hist_start, hist_len;
@@ -101,16 +114,19 @@ static void table_delete(size_t hole)
     }
 }
 
-int connmgr_init(size_t max_connections, size_t scratch_len, size_t replay_budget)
+int connmgr_init(size_t max_ids, size_t max_connections, size_t scratch_len,
+                 size_t replay_budget)
 {
     g.replay_budget = replay_budget;
+    g.max_ids = max_ids;
+    g.members = calloc(max_ids, sizeof *g.members);
     size_t cap = 16;
     while (cap < 2 * max_connections)
         cap *= 2;
     g.slots = calloc(cap, sizeof *g.slots);
     g.open = calloc(max_connections, sizeof *g.open);
     g.scratch = malloc(scratch_len ? scratch_len : 1);
-    if (!g.slots || !g.open || !g.scratch)
+    if (!g.slots || !g.open || !g.scratch || !g.members)
         return -1;
     g.mask = cap - 1;
     g.max_open = max_connections;
@@ -165,8 +181,8 @@ static void deliver(struct conn *c, struct frame *f)
 static size_t send_to_user(const struct user *u, struct frame *f)
 {
     size_t n = 0;
-    for (struct conn *c = u->conns; c; c = c->user_next, n++)
-        deliver(c, f);
+    for (struct member *m = u->members; m; m = m->next, n++)
+        deliver(m->conn, f);
     return n;
 }
 
@@ -174,8 +190,8 @@ static size_t broadcast(struct frame *f, const struct conn *except)
 {
     size_t n = 0;
     for (size_t i = 0; i < g.nopen; i++) {
-        if (g.open[i] != except) {
-            deliver(g.open[i], f);
+        if (g.open[i]->conn != except) {
+            deliver(g.open[i]->conn, f);
             n++;
         }
     }
@@ -251,9 +267,17 @@ static void reply_error(struct conn *c, const char *fmt, const char *detail)
 
 /* ------------------------------------------------------ joining, leaving */
 
+/* c's entry, where c has joined; NULL where it has not. */
+static struct member *member_of(const struct conn *c)
+{
+    size_t i = (size_t)conn_id(c);
+    return i < g.max_ids && g.members[i].conn == c ? &g.members[i] : NULL;
+}
+
 int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since)
 {
-    if (g.nopen == g.max_open || len > MESSAGE_MAX_USER_ID)
+    size_t slot_id = (size_t)conn_id(c);
+    if (g.nopen == g.max_open || len > MESSAGE_MAX_USER_ID || slot_id >= g.max_ids)
         return -1;
     uint32_t hash = hash_id(id, len);
     size_t slot = find_slot(id, len, hash);
@@ -268,13 +292,12 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since)
         g.slots[slot] = u;
         g.users++;
     }
-    c->user = u;
-    c->user_next = u->conns;
-    u->conns = c;
+    struct member *m = &g.members[slot_id];
+    *m = (struct member){.conn = c, .user = u, .next = u->members,
+                         .open_index = (uint32_t)g.nopen};
+    u->members = m;
     u->nconns++;
-    c->open_index = (uint32_t)g.nopen;
-    g.open[g.nopen++] = c;
-    c->flags |= CONN_JOINED;
+    g.open[g.nopen++] = m;
 
     replay(c, since);
     if (u->nconns == 1)
@@ -284,18 +307,19 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since)
 
 void connmgr_leave(struct conn *c)
 {
-    if (!(c->flags & CONN_JOINED))
+    struct member *m = member_of(c);
+    if (!m)
         return;
-    c->flags &= (uint8_t)~CONN_JOINED;
-    struct conn *last = g.open[--g.nopen];
-    g.open[c->open_index] = last;
-    last->open_index = c->open_index;
+    struct member *last = g.open[--g.nopen];
+    g.open[m->open_index] = last;
+    last->open_index = m->open_index;
 
-    struct user *u = c->user;
-    struct conn **p = &u->conns;
-    while (*p != c)
-        p = &(*p)->user_next;
-    *p = c->user_next;
+    struct user *u = m->user;
+    struct member **p = &u->members;
+    while (*p != m)
+        p = &(*p)->next;
+    *p = m->next;
+    *m = (struct member){0};
     if (--u->nconns > 0)
         return;
     table_delete(find_slot(u->id, u->len, u->hash));
@@ -351,7 +375,8 @@ void connmgr_route(struct conn *from, const uint8_t *json, size_t len)
             return;
         }
     }
-    m.from = (struct json_str){from->user->id, from->user->len};
+    const struct user *sender = member_of(from)->user;
+    m.from = (struct json_str){sender->id, sender->len};
     struct frame *f = encode(&m);
     if (!f)
         return;
@@ -390,7 +415,8 @@ long connmgr_push(struct message *m, char *why, size_t whycap)
 
 const char *connmgr_user_id(const struct conn *c)
 {
-    return c->user ? c->user->id : "";
+    const struct member *m = member_of(c);
+    return m ? m->user->id : "";
 }
 
 size_t connmgr_connections(void)

@@ -10,10 +10,12 @@
 
 #define CONNMGR_HISTORY 100     /* messages replayed to a newcomer */
 
-/* Sizes the table once for max_connections; scratch_len is the largest
- * message that will be routed; replay_budget bounds the bytes of history
- * replayed to a newcomer. 0, or -1 when out of memory. */
-int connmgr_init(size_t max_connections, size_t scratch_len, size_t replay_budget);
+/* Sizes the table once for max_connections, whose conn_id()s are below
+ * max_ids; scratch_len is the largest message that will be routed;
+ * replay_budget bounds the bytes of history replayed to a newcomer. 0, or -1
+ * when out of memory. */
+int connmgr_init(size_t max_ids, size_t max_connections, size_t scratch_len,
+                 size_t replay_budget);
 
 /* Adds an upgraded connection to user id: replays the history newer than
  * since, then, if it is the user's first connection, tells every other

@@ -131,7 +131,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg = base;
     log_set_level(LOG_ERROR);
     loop = loop_create(1024, cfg.backend);
-    EXPECT(loop && connmgr_init((size_t)cfg.max_connections, cfg.max_message, cfg.max_pending / 2) == 0);
+    EXPECT(loop && connmgr_init(1024, (size_t)cfg.max_connections, cfg.max_message,
+                                 cfg.max_pending / 2) == 0);
     /* No listening socket: connections come from conn_accept() below. */
     server_init(loop, &cfg, -1, 16);
     fill_history();
