@@ -1,18 +1,18 @@
-/* conn.c - connections: their sockets, output queues, deadlines and death.
+/* conn.c - the transport: connections' sockets, output queues, deadlines
+ * and death. It knows no opcode and no user (see conn.h).
  *
  * What this file owns:
- * - Reading: every socket reads into one shared scratch buffer; the layers
- *   above keep per-connection input only for what is partial.
+ * - Reading: every socket reads into one shared scratch buffer; the owners
+ *   keep per-connection input only for what is partial.
  * - Writing: frames are reference-counted and shared; each connection queues
- *   references, and at the end of a loop turn every connection with new
- *   output gets one writev() of all it has queued (STYLE: gather).
- * - Limits: the pending-output cap (--max-pending) and the token bucket
- *   (--max-rate), each closing with 1008 and counted.
- * - Deadlines: each connection sits in one of four FIFO lists (handshake,
- *   active, pinged, closing). Every member of a list has the same timeout
- *   counted from a time that only grows along the list, so the earliest
- *   deadline is always at the head: one timer for the earliest head serves
- *   them all, and no wake-up scans every connection.
+ *   references, and before the loop sleeps every connection with new output
+ *   gets one gathered write of all it has queued (STYLE: gather).
+ * - The output cap (--max-pending): past it the unsent frames are dropped
+ *   and the owner told, so one slow reader cannot hold the server's memory.
+ * - Deadlines: each connection sits in at most one FIFO list whose members
+ *   share a timeout, so the earliest deadline is always at a head: one
+ *   timer for the earliest head serves them all, and no wake-up scans every
+ *   connection.
  * - Death: connections are marked dead and freed at one point, after the
  *   loop turn, so no callback ever touches freed memory (as Redis does).
  */
@@ -20,20 +20,32 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include "conn.h"
-#include "log.h"
 #include "stats.h"
+#include "transport.h"
 
 struct stats stats;
 
-/* Gives a closing peer this long to read our close and hang up. */
+/* Gives a closing peer this long to read our last bytes and hang up. */
 #define LINGER_MS 2000
 #define SCRATCH_SIZE 65536
 #define WRITEV_MAX 64
+#define MAX_LISTS 4             /* the owners' deadline lists, and lingering */
+#define NO_LIST UINT8_MAX
+
+enum conn_state {
+    CONN_OPEN,                  /* reading and writing */
+    CONN_DRAIN,                 /* last bytes queued; shut down once written */
+    CONN_LINGER,                /* write side shut; discarding input until EOF */
+    CONN_DEAD,                  /* waiting for the reaper */
+};
+
+enum {
+    CONN_FLUSHING = 1,          /* on the flush list */
+    CONN_WANT_WRITE = 2,        /* the socket was full; waiting for it to drain */
+};
 
 struct outq {
     uint32_t start, end;        /* queued frames are f[start..end) */
@@ -43,7 +55,20 @@ struct outq {
     struct frame *f[];
 };
 
-enum { LIST_HANDSHAKE, LIST_ACTIVE, LIST_PINGED, LIST_CLOSING, LIST_NONE, LISTS = LIST_NONE };
+struct conn {
+    int fd;                     /* the socket */
+    uint8_t state;              /* enum conn_state */
+    uint8_t flags;              /* CONN_* bits */
+    uint8_t list;               /* the deadline list it is on, or NO_LIST */
+    uint32_t since;             /* conn_now() its deadline counts from */
+    const struct conn_ops *ops; /* its owner's handlers */
+    const struct transport *t;  /* how its bytes cross the socket */
+    void *tstate;               /* the transport's state for it (TLS) */
+    void *data;                 /* the owner's, for partial input */
+    struct conn *tprev, *tnext; /* neighbours on its deadline list */
+    struct conn *flush_next;    /* next on the flush list, or the reap list */
+    struct outq *out;           /* bytes the socket has not taken yet, or NULL */
+};
 
 struct conn_list {
     struct conn *head, *tail;
@@ -52,71 +77,62 @@ struct conn_list {
 
 static struct {
     struct loop *loop;
-    const struct config *cfg;
-    struct conn_hooks hooks;
-    struct conn_list lists[LISTS];
+    size_t max_pending;         /* --max-pending */
+    void (*released)(void);     /* told after each free */
+    struct conn_list lists[MAX_LISTS];
+    int nlists;
+    int linger;                 /* our own list, for finished connections */
     struct loop_timer timer;    /* armed for the earliest head deadline */
     int64_t epoch;              /* loop time that conn clocks count from */
     struct conn *flush;         /* connections with output to write */
     struct conn *reap;          /* dead connections to free */
-    struct conn **leaving;      /* WebSockets that stopped being open this turn */
-    size_t nleaving, leaving_cap;
+    struct conn **ending;       /* connections that stopped being open this turn */
+    size_t nending, ending_cap;
     size_t count;               /* live connections */
     uint8_t scratch[SCRATCH_SIZE];
 } g;
 
-/* ---------------------------------------------------------------- frames */
+/* ------------------------------------------------------------ accessors */
 
-struct frame *frame_alloc(size_t cap)
+int conn_id(const struct conn *c)
 {
-    struct frame *f = malloc(sizeof *f + WS_MAX_SERVER_HEADER + cap);
-    if (!f)
-        return NULL;
-    f->refs = 1;
-    f->len = 0;
-    f->off = WS_MAX_SERVER_HEADER;
-    f->raw = false;
-    return f;
+    return c->fd;
 }
 
-void frame_seal(struct frame *f, enum ws_opcode op, size_t len)
+bool conn_is_open(const struct conn *c)
 {
-    uint8_t hdr[WS_MAX_SERVER_HEADER];
-    size_t n = ws_write_header(hdr, true, op, len);
-    f->off = (uint16_t)(WS_MAX_SERVER_HEADER - n);
-    memcpy(f->buf + f->off, hdr, n);
-    f->len = (uint32_t)(n + len);
+    return c->state == CONN_OPEN;
 }
 
-void frame_seal_raw(struct frame *f, size_t len)
+void *conn_data(const struct conn *c)
 {
-    f->off = WS_MAX_SERVER_HEADER;
-    f->len = (uint32_t)len;
-    f->raw = true;
+    return c->data;
 }
 
-struct frame *frame_make(enum ws_opcode op, const void *payload, size_t len)
+void conn_set_data(struct conn *c, void *data)
 {
-    struct frame *f = frame_alloc(len);
-    if (!f)
-        return NULL;
-    if (len)
-        memcpy(frame_payload(f), payload, len);
-    frame_seal(f, op, len);
-    return f;
+    c->data = data;
 }
 
-void frame_unref(struct frame *f)
+void conn_set_ops(struct conn *c, const struct conn_ops *ops)
 {
-    if (f && --f->refs == 0)
-        free(f);
+    c->ops = ops;
+    c->data = NULL;
 }
 
 /* ------------------------------------------------------------- deadlines */
 
-static uint32_t conn_clock(void)
+uint32_t conn_now(void)
 {
     return (uint32_t)(loop_now(g.loop) - g.epoch);
+}
+
+int conn_deadline_list(uint32_t timeout_ms)
+{
+    if (g.nlists == MAX_LISTS)
+        abort();                /* a fixed number of owners ask, once each */
+    g.lists[g.nlists].timeout_ms = timeout_ms;
+    return g.nlists++;
 }
 
 /* Milliseconds until the head of l is due (<= 0: due now). Clocks are 32-bit
@@ -124,15 +140,15 @@ static uint32_t conn_clock(void)
  * because no timeout is longer than a day. */
 static int64_t list_due_in(const struct conn_list *l)
 {
-    uint32_t elapsed = conn_clock() - l->head->since;
+    uint32_t elapsed = conn_now() - l->head->since;
     return (int64_t)l->timeout_ms - (int64_t)elapsed;
 }
 
 static void list_unlink(struct conn *c)
 {
-    if (c->timer_list == LIST_NONE)
+    if (c->list == NO_LIST)
         return;
-    struct conn_list *l = &g.lists[c->timer_list];
+    struct conn_list *l = &g.lists[c->list];
     if (c->tprev)
         c->tprev->tnext = c->tnext;
     else
@@ -142,16 +158,16 @@ static void list_unlink(struct conn *c)
     else
         l->tail = c->tprev;
     c->tprev = c->tnext = NULL;
-    c->timer_list = LIST_NONE;
+    c->list = NO_LIST;
 }
 
-/* Appends c with its deadline counting from since; since never decreases
- * along a list, which keeps the earliest deadline at the head. */
-static void list_append(struct conn *c, int which, uint32_t since)
+void conn_deadline(struct conn *c, int which, uint32_t since)
 {
+    if (c->state == CONN_DEAD)
+        return;
     list_unlink(c);
     struct conn_list *l = &g.lists[which];
-    c->timer_list = (uint8_t)which;
+    c->list = (uint8_t)which;
     c->since = since;
     c->tprev = l->tail;
     c->tnext = NULL;
@@ -160,47 +176,27 @@ static void list_append(struct conn *c, int which, uint32_t since)
     else
         l->head = c;
     l->tail = c;
-    int64_t when = loop_now(g.loop) + (int64_t)l->timeout_ms - (int64_t)(uint32_t)(conn_clock() - since);
+    int64_t when = loop_now(g.loop) + (int64_t)l->timeout_ms - (int64_t)(uint32_t)(conn_now() - since);
     if (!g.timer.armed || when < g.timer.when)
         loop_timer_arm(g.loop, &g.timer, when);
 }
 
-static void send_ping(struct conn *c)
+int conn_deadline_of(const struct conn *c, uint32_t *since)
 {
-    static struct frame *ping;
-    if (!ping)
-        ping = frame_make(WS_OP_PING, NULL, 0);
-    if (ping)
-        conn_send(c, ping);
+    *since = c->since;
+    return c->list == NO_LIST ? -1 : c->list;
 }
 
-/* One expired head: what its list's timeout means for it. */
+/* One expired head, off its list now: its owner says what the timeout
+ * means; lingering, or no owner that cares, ends it. */
 static void expire(struct conn *c)
 {
-    switch (c->timer_list) {
-    case LIST_HANDSHAKE:
-        log_conn(LOG_INFO, "event=timeout fd=%d phase=handshake", c->fd);
+    int which = c->list;
+    list_unlink(c);
+    if (which != g.linger && c->ops->expired)
+        c->ops->expired(c);
+    else
         conn_kill(c);
-        break;
-    case LIST_ACTIVE:
-        /* Silent for the ping interval: ask it to speak (§5.5.2). The
-         * deadline keeps counting from its last input. */
-        send_ping(c);
-        list_append(c, LIST_PINGED, c->since);
-        break;
-    case LIST_PINGED:
-        /* Bytes still coming (within the last ping interval) but never a
-         * whole message: not silent, but too slow to keep its buffer and
-         * its slot any longer. */
-        if (c->in.rx && conn_clock() - c->last_input < g.lists[LIST_ACTIVE].timeout_ms)
-            conn_close(c, WS_CLOSE_POLICY_VIOLATION, "message too slow");
-        else
-            conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
-        break;
-    default:
-        conn_kill(c);
-        break;
-    }
 }
 
 static void on_timer(struct loop *l, void *data)
@@ -208,7 +204,7 @@ static void on_timer(struct loop *l, void *data)
     (void)l;
     (void)data;
     int64_t next = INT64_MAX;
-    for (int i = 0; i < LISTS; i++) {
+    for (int i = 0; i < g.nlists; i++) {
         struct conn_list *list = &g.lists[i];
         while (list->head && list_due_in(list) <= 0)
             expire(list->head);
@@ -220,12 +216,6 @@ static void on_timer(struct loop *l, void *data)
     next += loop_now(g.loop);
     if (!g.timer.armed || next < g.timer.when)
         loop_timer_arm(g.loop, &g.timer, next);
-}
-
-void conn_alive(struct conn *c)
-{
-    if (c->state == CONN_WS && (c->timer_list != LIST_ACTIVE || c->since != conn_clock()))
-        list_append(c, LIST_ACTIVE, conn_clock());
 }
 
 /* ---------------------------------------------------------------- output */
@@ -286,32 +276,30 @@ static void queue_frame(struct conn *c, struct frame *f)
 }
 
 /* A reader that does not keep up: drop what it has not started to receive
- * (the frame under way must finish, or the stream would be corrupt, and an
- * unsent 101 must go first, or the close would not be a frame), and close it
- * so it cannot hold the server's memory hostage. */
-static void drop_slow_reader(struct conn *c)
+ * (the frame under way must finish, or the stream would be corrupt, and a
+ * kept frame, an unsent HTTP answer, must go first), and tell its owner. */
+static void overflow(struct conn *c)
 {
     struct outq *q = c->out;
-    uint32_t keep = q->head_off || q->f[q->start]->raw ? 1 : 0;
+    uint32_t keep = q->head_off || q->f[q->start]->keep ? 1 : 0;
     for (uint32_t i = q->start + keep; i < q->end; i++) {
         q->bytes -= q->f[i]->len;
         frame_unref(q->f[i]);
     }
     q->end = q->start + keep;
-    stats.slow_closes++;
-    conn_close(c, WS_CLOSE_POLICY_VIOLATION, "too much unread output");
+    c->ops->overflow(c);
 }
 
 void conn_send(struct conn *c, struct frame *f)
 {
-    if (c->state != CONN_WS && c->state != CONN_HTTP)
+    if (c->state != CONN_OPEN)
         return;
     queue_frame(c, f);
     /* One frame alone never counts as too much, so a message larger than
      * the cap (an /echo of 16 MiB, say) can still be delivered. */
     struct outq *q = c->out;
-    if (q && q->bytes > g.cfg->max_pending && q->end - q->start > 1 && c->state == CONN_WS)
-        drop_slow_reader(c);
+    if (q && q->bytes > g.max_pending && q->end - q->start > 1 && c->ops->overflow)
+        overflow(c);
 }
 
 void conn_send_raw(struct conn *c, const void *bytes, size_t len)
@@ -327,23 +315,25 @@ void conn_send_raw(struct conn *c, const void *bytes, size_t len)
     frame_unref(f);
 }
 
+/* What c waits for from the loop: input, and room to write when its socket
+ * was full (or its transport needs either). */
 static void set_want_write(struct conn *c, bool want)
 {
     if (want == !!(c->flags & CONN_WANT_WRITE))
         return;
     c->flags ^= CONN_WANT_WRITE;
-    loop_modify(g.loop, c->fd, LOOP_READ | (want ? LOOP_WRITE : 0));
+    loop_modify(g.loop, c->fd, LOOP_READ | (want ? LOOP_WRITE : 0) | c->t->wants(c->tstate));
 }
 
-/* All output is written: a closing connection now shuts its write side and
- * waits (briefly) for the peer to hang up, so unread input never turns our
- * last bytes into a reset. */
+/* All output is written: a finishing connection now shuts its write side
+ * and waits (briefly) for the peer to hang up, so unread input never turns
+ * our last bytes into a reset. */
 static void output_done(struct conn *c)
 {
     outq_free(c);
     set_want_write(c, false);
     if (c->state == CONN_DRAIN) {
-        shutdown(c->fd, SHUT_WR);
+        c->t->shutdown(c->fd, c->tstate);
         c->state = CONN_LINGER;
     }
 }
@@ -360,7 +350,7 @@ static void flush_one(struct conn *c)
             iov[n].iov_base = (uint8_t *)frame_data(q->f[i]) + skip;
             iov[n].iov_len = q->f[i]->len - skip;
         }
-        ssize_t w = writev(c->fd, iov, n);
+        ssize_t w = c->t->writev(c->fd, c->tstate, iov, n);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 set_want_write(c, true);
@@ -394,7 +384,7 @@ static void flush_one(struct conn *c)
 
 static void on_readable(struct conn *c)
 {
-    ssize_t n = read(c->fd, g.scratch, sizeof g.scratch);
+    ssize_t n = c->t->read(c->fd, c->tstate, g.scratch, sizeof g.scratch);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             conn_kill(c);
@@ -405,17 +395,9 @@ static void on_readable(struct conn *c)
         return;
     }
     stats.bytes_received += (uint64_t)n;
-    switch (c->state) {
-    case CONN_HTTP:
-        g.hooks.http_input(c, g.scratch, (size_t)n);
-        break;
-    case CONN_WS:
-        c->last_input = conn_clock();
-        g.hooks.ws_input(c, g.scratch, (size_t)n);
-        break;
-    default:
-        break;                  /* closing: input is discarded */
-    }
+    if (c->state == CONN_OPEN && c->ops->input)
+        c->ops->input(c, g.scratch, (size_t)n);
+    /* finishing: input is discarded */
 }
 
 static void on_io(struct loop *l, int fd, void *data, int mask)
@@ -425,7 +407,7 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
     struct conn *c = data;
     if ((mask & LOOP_WRITE) && c->state != CONN_DEAD) {
         c->flags &= (uint8_t)~CONN_WANT_WRITE;
-        loop_modify(g.loop, c->fd, LOOP_READ);
+        loop_modify(g.loop, c->fd, LOOP_READ | c->t->wants(c->tstate));
         flush_one(c);
     }
     if ((mask & LOOP_READ) && c->state != CONN_DEAD)
@@ -436,115 +418,78 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
 
 static void before_sleep(struct loop *l, void *data);
 
-void conn_init(struct loop *l, const struct config *cfg, const struct conn_hooks *hooks)
+void conn_init(struct loop *l, size_t max_pending, void (*released)(void))
 {
     g.loop = l;
-    g.cfg = cfg;
-    g.hooks = *hooks;
+    g.max_pending = max_pending;
+    g.released = released;
     g.epoch = loop_now(l);
     g.timer = (struct loop_timer){.fn = on_timer};
-    g.lists[LIST_HANDSHAKE].timeout_ms = cfg->handshake_timeout_ms;
-    g.lists[LIST_ACTIVE].timeout_ms = cfg->ping_interval_ms;
-    g.lists[LIST_PINGED].timeout_ms = cfg->idle_timeout_ms;
-    g.lists[LIST_CLOSING].timeout_ms = LINGER_MS;
+    g.linger = conn_deadline_list(LINGER_MS);
     loop_before_sleep(l, before_sleep, NULL);
 }
 
-struct conn *conn_accept(int fd)
+struct conn *conn_accept(int fd, const struct conn_ops *ops)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->fd = fd;
-    c->state = CONN_HTTP;
-    c->close_code = 1006;
-    c->timer_list = LIST_NONE;
-    c->tokens = (float)g.cfg->max_burst;
+    c->state = CONN_OPEN;
+    c->list = NO_LIST;
+    c->ops = ops;
+    c->t = &transport_tcp;
     if (loop_add(g.loop, fd, LOOP_READ, on_io, c) < 0) {
         free(c);
         return NULL;
     }
     g.count++;
-    list_append(c, LIST_HANDSHAKE, conn_clock());
     return c;
 }
 
-void conn_upgrade(struct conn *c)
-{
-    c->state = CONN_WS;
-    c->flags |= CONN_UPGRADED;
-    c->bucket_ms = c->last_input = conn_clock();
-    list_append(c, LIST_ACTIVE, conn_clock());
-}
-
-/* A WebSocket stops being open the moment its close starts, not when its
+/* A connection stops being open the moment its end starts, not when its
  * socket is finally freed, so counts and OfflineNotify do not lag by the
- * linger time. The layers above hear of it at the end of the turn, never in
- * the middle of a broadcast that may be what closed it. */
-static void note_leaving(struct conn *c)
+ * linger time. Its owner hears of it at the end of the turn, never in the
+ * middle of a broadcast that may be what ended it. */
+static void note_ending(struct conn *c)
 {
-    if (c->state != CONN_WS)
+    if (c->state != CONN_OPEN || !c->ops->ended)
         return;
-    if (g.nleaving == g.leaving_cap) {
-        size_t cap = g.leaving_cap ? 2 * g.leaving_cap : 64;
-        struct conn **v = realloc(g.leaving, cap * sizeof *v);
+    if (g.nending == g.ending_cap) {
+        size_t cap = g.ending_cap ? 2 * g.ending_cap : 64;
+        struct conn **v = realloc(g.ending, cap * sizeof *v);
         if (!v)
-            return;             /* the reaper tells them instead */
-        g.leaving = v;
-        g.leaving_cap = cap;
+            return;             /* its owner hears of it when it is freed */
+        g.ending = v;
+        g.ending_cap = cap;
     }
-    g.leaving[g.nleaving++] = c;
-}
-
-static void start_closing(struct conn *c)
-{
-    note_leaving(c);
-    c->state = CONN_DRAIN;
-    list_append(c, LIST_CLOSING, conn_clock());
-    if (!c->out)
-        output_done(c);
-}
-
-void conn_close(struct conn *c, unsigned code, const char *reason)
-{
-    if (c->state != CONN_WS)
-        return;
-    /* §5.5.1: the body is the 2-byte code and a UTF-8 reason, 123 bytes at
-     * most, so the whole close frame stays a legal control frame. */
-    uint8_t body[WS_MAX_CONTROL] = {0};
-    size_t rlen = reason ? strnlen(reason, sizeof body - 2) : 0;
-    size_t blen = 0;
-    if (code != 1005) {
-        body[0] = (uint8_t)(code >> 8);
-        body[1] = (uint8_t)code;
-        if (rlen)
-            memcpy(body + 2, reason, rlen);
-        blen = 2 + rlen;
-    }
-    struct frame *f = frame_make(WS_OP_CLOSE, body, blen);
-    if (f) {
-        queue_frame(c, f);
-        frame_unref(f);
-    }
-    c->close_code = (uint16_t)code;
-    if (code >= 1002 && code != 1005)
-        log_conn(LOG_INFO, "event=close fd=%d code=%u reason=\"%s\"", c->fd, code, reason ? reason : "");
-    if (code != 1005 && code >= STATS_CLOSE_MIN && code < STATS_CLOSE_MIN + STATS_CLOSE_CODES)
-        stats.closes[code - STATS_CLOSE_MIN]++;
-    start_closing(c);
+    g.ending[g.nending++] = c;
 }
 
 void conn_finish(struct conn *c)
 {
-    if (c->state == CONN_HTTP)
-        start_closing(c);
+    if (c->state != CONN_OPEN)
+        return;
+    note_ending(c);
+    c->state = CONN_DRAIN;
+    conn_deadline(c, g.linger, conn_now());
+    if (!c->out)
+        output_done(c);
+}
+
+void conn_send_last(struct conn *c, struct frame *f)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    queue_frame(c, f);
+    conn_finish(c);
 }
 
 void conn_kill(struct conn *c)
 {
     if (c->state == CONN_DEAD)
         return;
-    note_leaving(c);
+    note_ending(c);
     c->state = CONN_DEAD;
     list_unlink(c);
     /* The reap list reuses flush_next: a dead connection writes nothing. */
@@ -554,36 +499,20 @@ void conn_kill(struct conn *c)
     g.reap = c;
 }
 
-bool conn_within_rate(struct conn *c)
-{
-    if (g.cfg->max_rate <= 0)
-        return true;
-    uint32_t now = conn_clock();
-    float refill = (float)((now - c->bucket_ms) * g.cfg->max_rate / 1000.0);
-    c->bucket_ms = now;
-    c->tokens += refill;
-    if (c->tokens > (float)g.cfg->max_burst)
-        c->tokens = (float)g.cfg->max_burst;
-    if (c->tokens < 1.0f) {
-        stats.rate_closes++;
-        conn_close(c, WS_CLOSE_POLICY_VIOLATION, "rate limit exceeded");
-        return false;
-    }
-    c->tokens -= 1.0f;
-    return true;
-}
-
 static void reap_all(void)
 {
     while (g.reap) {
         struct conn *c = g.reap;
         g.reap = c->flush_next;
-        g.hooks.closed(c);
+        if (c->ops->freed)
+            c->ops->freed(c);
         loop_remove(g.loop, c->fd);
-        close(c->fd);
+        c->t->close(c->fd, c->tstate);
         outq_free(c);
         g.count--;
         free(c);
+        if (g.released)
+            g.released();
     }
 }
 
@@ -602,22 +531,24 @@ static void flush_all(void)
     }
 }
 
-/* Ends a loop turn: tells the layer above of the WebSockets that stopped
- * being open, frees dead connections, then writes queued output. */
+/* Ends a loop turn: tells the owners of the connections that stopped being
+ * open, frees dead connections, then writes queued output. */
 static void end_turn(void)
 {
-    /* Leaving queues output (OfflineNotify) and writing can find dead
+    /* An end queues output (OfflineNotify) and writing can find dead
      * sockets, so go round until all three lists are empty. */
-    while (g.nleaving || g.reap || g.flush) {
-        while (g.nleaving)
-            g.hooks.left(g.leaving[--g.nleaving]);
+    while (g.nending || g.reap || g.flush) {
+        while (g.nending) {
+            struct conn *c = g.ending[--g.nending];
+            c->ops->ended(c);
+        }
         reap_all();
         flush_all();
     }
 }
 
 /* The loop's hook: ends the turn before the next wait, so a broadcast of
- * one turn leaves in one writev per recipient. */
+ * one turn leaves in one gathered write per recipient. */
 static void before_sleep(struct loop *l, void *data)
 {
     (void)l;
@@ -625,21 +556,25 @@ static void before_sleep(struct loop *l, void *data)
     end_turn();
 }
 
-void conn_close_all(unsigned code, const char *reason)
+void conn_each_open(void (*fn)(struct conn *c))
 {
-    while (g.lists[LIST_HANDSHAKE].head)
-        conn_kill(g.lists[LIST_HANDSHAKE].head);
-    int open_lists[] = {LIST_ACTIVE, LIST_PINGED};
-    for (size_t i = 0; i < sizeof open_lists / sizeof open_lists[0]; i++) {
-        struct conn_list *l = &g.lists[open_lists[i]];
-        while (l->head)
-            conn_close(l->head, code, reason);
+    /* fn may finish or kill c, which moves it to another list or none, so
+     * each list is walked from a saved next. Every open connection is on
+     * one of the owners' lists. */
+    for (int i = 0; i < g.nlists; i++) {
+        if (i == g.linger)
+            continue;
+        for (struct conn *c = g.lists[i].head, *next; c; c = next) {
+            next = c->tnext;
+            if (c->state == CONN_OPEN)
+                fn(c);
+        }
     }
 }
 
 void conn_drop_all(void)
 {
-    for (int i = 0; i < LISTS; i++)
+    for (int i = 0; i < g.nlists; i++)
         while (g.lists[i].head)
             conn_kill(g.lists[i].head);
     end_turn();

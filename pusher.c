@@ -149,8 +149,7 @@ static void log_config(const struct config *cfg)
 static void shutdown_gracefully(struct loop *l)
 {
     log_event(LOG_INFO, "event=shutdown connections=%zu", connmgr_connections());
-    server_stop_accepting();
-    conn_close_all(1001, "server shutting down");
+    server_shutdown();
     int64_t deadline = loop_now(l) + SHUTDOWN_GRACE_MS;
     while (conn_count() > 0 && loop_now(l) < deadline)
         loop_wait(l, 100);
@@ -178,11 +177,11 @@ int main(int argc, char **argv)
     }
     struct loop *l = loop_create((int)fds, cfg.backend);
     if (!l || connmgr_init((size_t)fds, (size_t)cfg.max_connections, cfg.max_message,
-                                   cfg.max_pending / 2) < 0) {
+                           cfg.max_pending / 2) < 0 ||
+        server_init(l, &cfg, lfd, (size_t)sockets, (size_t)fds) < 0) {
         fprintf(stderr, "pusher: out of memory\n");
         return 1;
     }
-    server_init(l, &cfg, lfd, (size_t)sockets);
 
     log_config(&cfg);
     log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld",

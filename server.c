@@ -25,7 +25,7 @@
 #include "server.h"
 #include "static.h"
 #include "stats.h"
-#include "wsconn.h"
+#include "session.h"
 
 #define ACCEPT_BATCH 64         /* accepts per wake-up, so one burst cannot starve the rest */
 #define ACCEPT_BACKOFF_MS 100   /* pause after running out of descriptors */
@@ -43,6 +43,7 @@ static struct {
     int listen_fd;
     size_t max_sockets;         /* connections plus room to answer 503s */
     bool accepting;             /* is the listening socket polled? */
+    int handshake;              /* the transport's deadline list for requests */
     struct loop_timer resume;   /* re-enables accept() after EMFILE */
 } g;
 
@@ -99,7 +100,7 @@ static void refuse(struct conn *c, int status, const char *extra, const char *wh
 {
     char line[256];
     int n = snprintf(line, sizeof line, "%s\n", why);
-    log_conn(LOG_INFO, "event=refuse fd=%d status=%d reason=\"%s\"", c->fd, status, why);
+    log_conn(LOG_INFO, "event=refuse fd=%d status=%d reason=\"%s\"", conn_id(c), status, why);
     respond(c, status, "text/plain; charset=utf-8", extra, line, (size_t)n, false);
 }
 
@@ -127,19 +128,7 @@ static void upgrade(struct conn *c, const struct http_request *req, bool echo)
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", hs.accept);
     conn_send_raw(c, head, (size_t)n);
-    conn_upgrade(c);
-    if (echo) {
-        c->flags |= CONN_ECHO;
-        log_conn(LOG_INFO, "event=connect fd=%d user=\"\" endpoint=echo", c->fd);
-        return;
-    }
-    if (connmgr_join(c, hs.user, hs.user_len, hs.since) < 0) {
-        conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
-        return;
-    }
-    char quoted[2 * MESSAGE_MAX_USER_ID + 1];
-    log_conn(LOG_INFO, "event=connect fd=%d user=\"%s\" connections=%zu", c->fd,
-              log_quote(connmgr_user_id(c), quoted, sizeof quoted), connmgr_connections());
+    session_open(c, echo, hs.user, hs.user_len, hs.since);
 }
 
 /* ------------------------------------------------------- plain endpoints */
@@ -217,8 +206,8 @@ static void dispatch(struct conn *c, const struct http_request *req, const char 
 {
     size_t plen = http_path_len(req->target, req->target_len);
     const char *path = req->target;
-    log_conn(LOG_DEBUG, "event=request fd=%d method=%.*s path=\"%.*s\"", c->fd,
-              (int)req->method_len, req->method, (int)plen, path);
+    log_conn(LOG_DEBUG, "event=request fd=%d method=%.*s path=\"%.*s\"", conn_id(c),
+             (int)req->method_len, req->method, (int)plen, path);
 
     if (path_is(path, plen, "/websocket") || (g.cfg->echo && path_is(path, plen, "/echo"))) {
         upgrade(c, req, path_is(path, plen, "/echo"));
@@ -274,7 +263,7 @@ static const char *parse_error_reason(int status)
  * head limit and the body limit bound it. */
 static bool stash(struct conn *c, const uint8_t *data, size_t len, size_t need)
 {
-    struct http_in *in = c->in.http;
+    struct http_in *in = conn_data(c);
     size_t have = in ? in->len : 0;
     size_t cap = in ? in->cap : 0;
     if (need < have + len)
@@ -286,24 +275,27 @@ static bool stash(struct conn *c, const uint8_t *data, size_t len, size_t need)
             return false;
         n->len = have;
         n->cap = cap;
-        c->in.http = in = n;
+        conn_set_data(c, in = n);
     }
     memcpy(in->data + in->len, data, len);
     in->len += len;
     return true;
 }
 
+/* conn_ops.input while a request comes in. */
 static void http_input(struct conn *c, uint8_t *data, size_t len)
 {
     const char *buf = (const char *)data;
     size_t n = len;
-    if (c->in.http) {
+    struct http_in *kept = conn_data(c);
+    if (kept) {
         if (!stash(c, data, len, 0)) {
             conn_kill(c);
             return;
         }
-        buf = c->in.http->data;
-        n = c->in.http->len;
+        kept = conn_data(c);
+        buf = kept->data;
+        n = kept->len;
     }
     struct http_request req;
     int r = http_parse_request(buf, n, &req);
@@ -339,35 +331,39 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
     }
     if (r == 0 || n - (size_t)r < body_len) {
         /* Not complete: keep what came (bounded by the head and body limits). */
-        if (!c->in.http && !stash(c, data, len, r > 0 ? (size_t)r + body_len : len))
+        if (!kept && !stash(c, data, len, r > 0 ? (size_t)r + body_len : len))
             conn_kill(c);
         return;
     }
     dispatch(c, &req, buf + r, body_len);
-    if (!(c->flags & CONN_UPGRADED))
+    if (!session_is(c))
         return;                 /* answered; the stash dies with the connection */
-    /* From here on the input is frames, and the bytes after the handshake
+    /* A WebSocket now, which owns its input: the bytes after the handshake
      * are the client's first ones. */
-    struct http_in *kept = c->in.http;
-    c->in.http = NULL;
     size_t used = (size_t)r;
-    if (c->state == CONN_WS && n > used)
-        wsconn_input(c, (uint8_t *)buf + used, n - used);
+    if (conn_is_open(c) && n > used)
+        session_input(c, (uint8_t *)buf + used, n - used);
     free(kept);
 }
 
-static void on_message(struct conn *c, uint8_t op, uint8_t *data, size_t len)
+/* conn_ops.expired: the whole request did not come in time. */
+static void http_expired(struct conn *c)
 {
-    if (c->flags & CONN_ECHO) {
-        struct frame *f = frame_make(op, data, len);
-        if (f) {
-            conn_send(c, f);
-            frame_unref(f);
-        }
-        return;
-    }
-    connmgr_route(c, data, len);
+    log_conn(LOG_INFO, "event=timeout fd=%d phase=handshake", conn_id(c));
+    conn_kill(c);
 }
+
+/* conn_ops.freed */
+static void http_freed(struct conn *c)
+{
+    free(conn_data(c));
+}
+
+static const struct conn_ops http_ops = {
+    .input = http_input,
+    .expired = http_expired,
+    .freed = http_freed,
+};
 
 /* ------------------------------------------------------------ accepting */
 
@@ -386,26 +382,25 @@ static void on_resume(struct loop *l, void *data)
     set_accepting(conn_count() < g.max_sockets);
 }
 
-static void on_left(struct conn *c)
+/* The transport freed a connection: room for one more, if the listener
+ * was paused for want of it. */
+static void on_released(void)
 {
-    char quoted[2 * MESSAGE_MAX_USER_ID + 1];
-    log_conn(LOG_INFO, "event=disconnect fd=%d user=\"%s\" code=%u", c->fd,
-              log_quote(connmgr_user_id(c), quoted, sizeof quoted), c->close_code);
-    connmgr_leave(c);
+    if (!g.accepting && !g.resume.armed && conn_count() < g.max_sockets)
+        set_accepting(true);
 }
 
-static void on_closed(struct conn *c)
+bool server_accept(int fd)
 {
-    if (c->flags & CONN_UPGRADED) {
-        connmgr_leave(c);       /* a no-op unless on_left could not be told */
-        wsconn_free(c);
-    } else {
-        free(c->in.http);
-        c->in.http = NULL;
-    }
-    /* conn_count() still includes c. */
-    if (!g.accepting && !g.resume.armed && conn_count() - 1 < g.max_sockets)
-        set_accepting(true);
+    /* pusher gathers each turn's output into one write itself, so Nagle's
+     * algorithm would only hold the last bytes back. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct conn *c = conn_accept(fd, &http_ops);
+    if (!c)
+        return false;
+    conn_deadline(c, g.handshake, conn_now());
+    return true;
 }
 
 static void on_listen(struct loop *l, int fd, void *data, int mask)
@@ -435,41 +430,48 @@ static void on_listen(struct loop *l, int fd, void *data, int mask)
             }
             return;
         }
-        /* pusher gathers each turn's output into one writev itself, so
-         * Nagle's algorithm would only hold the last bytes back. */
-        int one = 1;
-        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (!conn_accept(s))
+        if (!server_accept(s))
             close(s);
     }
 }
 
-void server_init(struct loop *l, const struct config *cfg, int listen_fd, size_t max_sockets)
+int server_init(struct loop *l, const struct config *cfg, int listen_fd, size_t max_sockets,
+                size_t max_ids)
 {
     g.loop = l;
     g.cfg = cfg;
     g.listen_fd = listen_fd;
     g.max_sockets = max_sockets;
     g.resume = (struct loop_timer){.fn = on_resume};
-    static const struct conn_hooks hooks = {
-        .http_input = http_input,
-        .ws_input = wsconn_input,
-        .left = on_left,
-        .closed = on_closed,
-    };
-    conn_init(l, cfg, &hooks);
-    wsconn_init(cfg->max_message, on_message);
+    conn_init(l, cfg->max_pending, on_released);
+    g.handshake = conn_deadline_list(cfg->handshake_timeout_ms);
+    if (session_init(cfg, max_ids) < 0)
+        return -1;
     static_set_dir(cfg->static_dir);
     api_init(cfg);
-    loop_add(l, listen_fd, LOOP_READ, on_listen, NULL);
+    if (listen_fd >= 0)
+        loop_add(l, listen_fd, LOOP_READ, on_listen, NULL);
     g.accepting = true;
+    return 0;
 }
 
-void server_stop_accepting(void)
+/* A WebSocket gets close 1001; a request not yet answered is dropped. */
+static void shut_one(struct conn *c)
+{
+    if (session_is(c))
+        session_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+    else
+        conn_kill(c);
+}
+
+void server_shutdown(void)
 {
     set_accepting(false);
     loop_timer_cancel(g.loop, &g.resume);
-    loop_remove(g.loop, g.listen_fd);
-    close(g.listen_fd);
-    g.listen_fd = -1;
+    if (g.listen_fd >= 0) {
+        loop_remove(g.loop, g.listen_fd);
+        close(g.listen_fd);
+        g.listen_fd = -1;
+    }
+    conn_each_open(shut_one);
 }

@@ -32,6 +32,7 @@ enum ws_close_code {
     WS_CLOSE_PROTOCOL_ERROR = 1002,
     WS_CLOSE_UNSUPPORTED_DATA = 1003,
     WS_CLOSE_NO_STATUS = 1005, /* only reported locally, never sent (§7.4.1) */
+    WS_CLOSE_ABNORMAL = 1006,  /* ended without a close frame: reported locally, never sent */
     WS_CLOSE_INVALID_PAYLOAD = 1007,
     WS_CLOSE_POLICY_VIOLATION = 1008,
     WS_CLOSE_MESSAGE_TOO_BIG = 1009,

@@ -134,7 +134,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     EXPECT(loop && connmgr_init(1024, (size_t)cfg.max_connections, cfg.max_message,
                                  cfg.max_pending / 2) == 0);
     /* No listening socket: connections come from conn_accept() below. */
-    server_init(loop, &cfg, -1, 16);
+    EXPECT(server_init(loop, &cfg, -1, 16, 1024) == 0);
     fill_history();
 
     make_token("alice", alice);
@@ -155,7 +155,7 @@ static void open_peer(struct peer *p)
     int sv[2];
 
     EXPECT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-    EXPECT(conn_accept(sv[0]) != NULL);
+    EXPECT(server_accept(sv[0]));
     p->fd = sv[1];
 }
 
