@@ -337,6 +337,8 @@ static const char *refusal(const struct message *m, bool pushed)
         return "mediaType must be 0 (text), 1 (image) or 2 (file)";
     if (m->message_type == MSG_GROUP && m->to.len > 0)
         return "Group messages go to everyone: leave \"to\" empty (named groups are not defined)";
+    if (m->message_type == MSG_SYSNOTIFY && m->to.len > 0)
+        return "SysNotify goes to everyone: leave \"to\" empty (named groups are not defined)";
     if (m->message_type == MSG_SINGLE && m->to.len == 0)
         return "a Single message needs \"to\", the userId it goes to";
     if (m->message_type == MSG_SINGLE || m->message_type == MSG_GROUP)

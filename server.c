@@ -7,7 +7,6 @@
  * connection: pusher speaks HTTP only to open WebSockets and answer small
  * questions, so it keeps no HTTP connection alive. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "handshake.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "static.h"
 #include "stats.h"
@@ -135,36 +135,13 @@ static void upgrade(struct conn *c, const struct http_request *req, bool echo)
 
 static void serve_metrics(struct conn *c, bool head_only)
 {
-    char buf[8192];
-    size_t n = 0;
-#define EMIT(...) n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, __VA_ARGS__)
-#define GAUGE(name, v) EMIT("# TYPE " name " gauge\n" name " %zu\n", v)
-#define COUNTER(name, v) EMIT("# TYPE " name " counter\n" name " %" PRIu64 "\n", v)
-    GAUGE("pusher_connections", connmgr_connections());
-    GAUGE("pusher_users", connmgr_users());
-    COUNTER("pusher_messages_received_total", stats.messages_received);
-    COUNTER("pusher_messages_sent_total", stats.messages_sent);
-    COUNTER("pusher_bytes_received_total", stats.bytes_received);
-    COUNTER("pusher_bytes_sent_total", stats.bytes_sent);
-    EMIT("# TYPE pusher_closes_total counter\n");
-    for (int i = 0; i < STATS_CLOSE_CODES; i++)
-        if (stats.closes[i])
-            EMIT("pusher_closes_total{code=\"%d\"} %" PRIu64 "\n", STATS_CLOSE_MIN + i,
-                 stats.closes[i]);
-    EMIT("# TYPE pusher_handshakes_rejected_total counter\n");
-    for (int i = 0; i < STATS_STATUSES; i++)
-        if (stats.rejected[i])
-            EMIT("pusher_handshakes_rejected_total{status=\"%d\"} %" PRIu64 "\n",
-                 STATS_STATUS_MIN + i, stats.rejected[i]);
-    COUNTER("pusher_slow_consumer_closes_total", stats.slow_closes);
-    COUNTER("pusher_rate_limit_closes_total", stats.rate_closes);
-    COUNTER("pusher_accept_errors_total", stats.accept_errors);
-#undef GAUGE
-#undef COUNTER
-#undef EMIT
-    if (n >= sizeof buf)
-        n = sizeof buf - 1;
-    respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, buf, n, head_only);
+    struct buf b = buf_make(METRICS_MAX);
+    metrics_write(&b);
+    if (b.failed)
+        refuse(c, 503, NULL, "out of memory");
+    else
+        respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b.data, b.len, head_only);
+    buf_free(&b);
 }
 
 /* Sends what api.c answered: its JSON, or its refusal in one line. */

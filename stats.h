@@ -1,12 +1,12 @@
 /* stats.h - the counters behind /metrics. Each is bumped where its event
- * happens; server.c formats them. */
+ * happens; metrics.c formats them. */
 #ifndef STATS_H
 #define STATS_H
 
 #include <stdint.h>
 
-#define STATS_CLOSE_MIN 1000    /* close codes 1000..1015 are counted */
-#define STATS_CLOSE_CODES 16
+#define STATS_CLOSE_MIN 1000    /* close codes 1000..4999 are counted (RFC 6455 §7.4.2) */
+#define STATS_CLOSE_CODES 4000
 #define STATS_STATUS_MIN 400    /* rejected handshakes by status 400..599 */
 #define STATS_STATUSES 200
 

@@ -207,10 +207,12 @@ test('close 1000 is echoed with 1000, then the TCP connection is closed', h.T, a
 });
 
 for (const code of [1001, 1003, 1007, 1011, 3000, 4999]) {
-  test(`close ${code} is echoed`, h.T, async (t) => {
-    const { r } = await setup(t);
+  test(`close ${code} is echoed, and counted in pusher_closes_total{code="${code}"}`, h.T, async (t) => {
+    const { srv, r } = await setup(t);
     r.sendFrame(OP.close, h.closePayload(code));
     await r.expectClose(code, h.WAIT, { reply: false });
+    const m = await h.metrics(srv);
+    assert.equal(h.counter(m, 'pusher_closes_total', { code: String(code) }), 1, m.text);
   });
 }
 

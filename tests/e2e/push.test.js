@@ -98,6 +98,9 @@ const BAD_BODIES = [
   ['mediaType 3', '{"messageType":1,"mediaType":3,"content":"x"}'],
   ['content as a number', '{"messageType":1,"content":1}'],
   ['trailing garbage', '{"messageType":1,"content":"x"}}'],
+  // `to` on a Group or SysNotify names a room, and there are none yet.
+  ['a Group with to', '{"messageType":1,"to":"room","content":"x"}'],
+  ['a SysNotify with to', '{"messageType":2,"to":"room","content":"x"}'],
 ];
 
 test('a bad push body is answered 400 and delivers nothing', h.T, async (t) => {

@@ -1,0 +1,43 @@
+/* metrics.c - /metrics in the Prometheus text format: one TYPE line and its
+ * samples for each series, gauges from routing, counters from stats.h. */
+#include <inttypes.h>
+
+#include "connmgr.h"
+#include "metrics.h"
+#include "stats.h"
+
+static void gauge(struct buf *b, const char *name, size_t v)
+{
+    buf_printf(b, "# TYPE %s gauge\n%s %zu\n", name, name, v);
+}
+
+static void counter(struct buf *b, const char *name, uint64_t v)
+{
+    buf_printf(b, "# TYPE %s counter\n%s %" PRIu64 "\n", name, name, v);
+}
+
+/* A counter with one label: a sample for each value of it seen. */
+static void labelled(struct buf *b, const char *name, const char *label, const uint64_t *v,
+                     int n, int first)
+{
+    buf_printf(b, "# TYPE %s counter\n", name);
+    for (int i = 0; i < n; i++)
+        if (v[i])
+            buf_printf(b, "%s{%s=\"%d\"} %" PRIu64 "\n", name, label, first + i, v[i]);
+}
+
+void metrics_write(struct buf *b)
+{
+    gauge(b, "pusher_connections", connmgr_connections());
+    gauge(b, "pusher_users", connmgr_users());
+    counter(b, "pusher_messages_received_total", stats.messages_received);
+    counter(b, "pusher_messages_sent_total", stats.messages_sent);
+    counter(b, "pusher_bytes_received_total", stats.bytes_received);
+    counter(b, "pusher_bytes_sent_total", stats.bytes_sent);
+    labelled(b, "pusher_closes_total", "code", stats.closes, STATS_CLOSE_CODES, STATS_CLOSE_MIN);
+    labelled(b, "pusher_handshakes_rejected_total", "status", stats.rejected, STATS_STATUSES,
+             STATS_STATUS_MIN);
+    counter(b, "pusher_slow_consumer_closes_total", stats.slow_closes);
+    counter(b, "pusher_rate_limit_closes_total", stats.rate_closes);
+    counter(b, "pusher_accept_errors_total", stats.accept_errors);
+}
