@@ -1,8 +1,8 @@
 /* pusher.c - the program: configuration, the listening socket, signals, the
  * main loop and a graceful shutdown.
  *
- * Reading order for the rest: ws.c (the RFC 6455 codec), http.c, json.c,
- * handshake.c, loop.c, conn.c, wsconn.c, connmgr.c, server.c. */
+ * Reading order for the rest (the README's): ws.c (the RFC 6455 codec),
+ * handshake.c, session.c, conn.c, connmgr.c; then loop.c, server.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 /* fuzz_conn.c - libFuzzer harness for a whole server connection: the bytes a
  * client sends, as the server's read() sees them, through the real event
- * loop, conn.c, server.c (HTTP, the handshake, the endpoints), wsconn.c and
+ * loop, conn.c, server.c (HTTP, the handshake, the endpoints), session.c and
  * connmgr.c.
  *
  * Each input opens a socketpair, hands one end to conn_accept() and writes

@@ -44,7 +44,7 @@ static bool survives_text(uint8_t knob, const char *text)
 int main(void)
 {
     /* A frame header completed by the last byte of a read left zero payload
-     * bytes to take, and wsconn.c's append_msg did memcpy(NULL + 0, p, 0):
+     * bytes to take, and the session's append_msg did memcpy(NULL + 0, p, 0):
      * undefined, and fatal under -fsanitize=undefined. */
     CHECK(SURVIVES("\x05"
                    "\x81\x82\0\0\0\0{}"));
