@@ -259,6 +259,36 @@ static bool stash(struct conn *c, const uint8_t *data, size_t len, size_t need)
     return true;
 }
 
+/* What a complete head alone can refuse, answered here: true when it was.
+ * Sets *body_len from Content-Length for a POST. */
+static bool head_refused(struct conn *c, const struct http_request *req, size_t *body_len)
+{
+    const char *why = NULL;
+    int status = 400;
+    if (http_header_find(req, "transfer-encoding")) {
+        /* RFC 9112 §6.1: Transfer-Encoding overrides Content-Length, and a
+         * request with both is a smuggling risk; pusher takes neither. */
+        status = 411;
+        why = "send the body with Content-Length (Transfer-Encoding is not supported)";
+    } else if (http_header_count(req, "host") > 1) {
+        /* RFC 9112 §3.2: two Hosts leave it unclear which site is meant. */
+        why = "Host may appear only once";
+    } else if (method_is(req, "POST")) {
+        if (!http_header_find(req, "content-length")) {
+            status = 411;
+            why = "POST needs a Content-Length";
+        } else if (http_content_length(req, SIZE_MAX, body_len) < 0) {
+            why = "Content-Length must be one whole number";
+        } else if (*body_len > g.cfg->max_message) {
+            status = 413;
+            why = "the body is larger than the message limit (--max-message)";
+        }
+    }
+    if (why)
+        refuse(c, status, NULL, why);
+    return why != NULL;
+}
+
 /* conn_ops.input while a request comes in. */
 static void http_input(struct conn *c, uint8_t *data, size_t len)
 {
@@ -277,31 +307,8 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
     struct http_request req;
     int r = http_parse_request(buf, n, &req);
     size_t body_len = 0;
-    if (r > 0 && http_header_find(&req, "transfer-encoding")) {
-        /* RFC 9112 §6.1: Transfer-Encoding overrides Content-Length, and a
-         * request with both is a smuggling risk; pusher takes neither. */
-        refuse(c, 411, NULL, "send the body with Content-Length (Transfer-Encoding is not supported)");
+    if (r > 0 && head_refused(c, &req, &body_len))
         return;
-    }
-    if (r > 0 && http_header_count(&req, "host") > 1) {
-        /* RFC 9112 §3.2: two Hosts leave it unclear which site is meant. */
-        refuse(c, 400, NULL, "Host may appear only once");
-        return;
-    }
-    if (r > 0 && method_is(&req, "POST")) {
-        if (!http_header_find(&req, "content-length")) {
-            refuse(c, 411, NULL, "POST needs a Content-Length");
-            return;
-        }
-        if (http_content_length(&req, SIZE_MAX, &body_len) < 0) {
-            refuse(c, 400, NULL, "Content-Length must be one whole number");
-            return;
-        }
-        if (body_len > g.cfg->max_message) {
-            refuse(c, 413, NULL, "the body is larger than the message limit (--max-message)");
-            return;
-        }
-    }
     if (r < 0) {
         refuse(c, -r, NULL, parse_error_reason(-r));
         return;
