@@ -3,6 +3,7 @@
 #   make          build ./pusher (statically linked)
 #   make run      build and start it with its defaults (port 8080)
 #   make check    build and run every test suite (installs what they need)
+#   make test     the quick loop: unit and e2e tests only (after one make check)
 #   make install  install the binary and its man page under $(DESTDIR)$(PREFIX)
 #   make bench    measure pusher against a Node ws server (bench/)
 #   make fuzz     run every libFuzzer harness for a while (fuzz/)
@@ -26,7 +27,7 @@ UNITS = ws json http jwt config connmgr handshake fuzzcases_conn
 OBJS      = $(SRCS:%.c=build/%.o) build/static_files.o
 ASAN_OBJS = $(SRCS:%.c=build/asan/%.o) build/asan/static_files.o
 
-.PHONY: all run check unit install clean
+.PHONY: all run check test unit install clean
 all: pusher
 
 pusher: $(OBJS)
@@ -80,6 +81,12 @@ run: pusher
 
 check: pusher pusher-asan unit
 	bash tests/run
+
+# The unit tests and the e2e suite against ./pusher: no fuzzing, no apt-get,
+# no network. tests/run builds them, once it has seen that tests/setup has
+# run. One suite alone: bash tests/run e2e (or browser, proxy, ...).
+test:
+	bash tests/run quick
 
 install: pusher
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -14,7 +14,24 @@ const h = require('../e2e/helpers');
 
 const ROOT = path.resolve(__dirname, '../..');
 const RECIPE = path.join(ROOT, 'contrib/nginx.conf');
-const OUT = path.resolve(__dirname, '../out/proxy');
+const os = require('node:os');
+// nginx's prefix, config, certificate and logs: as root, nginx runs as nobody,
+// which may not reach the checkout (root's home is 0700), so they go in a
+// directory under the system's temporary one; tests/out/proxy/NAME points there.
+const LINKS = path.resolve(__dirname, '../out/proxy');
+const OUT = fs.mkdtempSync(path.join(os.tmpdir(), 'pusher-proxy-'));
+fs.chmodSync(OUT, 0o755);
+// At exit the files move to tests/out/proxy for a look after the run, and
+// the temporary directory goes.
+process.on('exit', () => {
+  try {
+    for (const name of fs.readdirSync(OUT)) {
+      fs.rmSync(path.join(LINKS, name), { recursive: true, force: true });
+      fs.cpSync(path.join(OUT, name), path.join(LINKS, name), { recursive: true });
+    }
+  } catch { /* the files are only for reading after a failure */ }
+  fs.rmSync(OUT, { recursive: true, force: true });
+});
 
 function which(prog, dirs = ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
   for (const d of [...(process.env.PATH || '').split(':'), ...dirs]) {
@@ -85,6 +102,9 @@ class Nginx {
     assert.ok(NGINX, 'nginx is missing: tests/setup installs Debian\'s nginx package (apt-get install nginx)');
     const dir = path.join(OUT, name);
     fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(LINKS, { recursive: true });
+    fs.rmSync(path.join(LINKS, name), { force: true });
+    fs.symlinkSync(dir, path.join(LINKS, name));
     for (const d of ['tmp', 'logs']) fs.mkdirSync(path.join(dir, d), { recursive: true });
     const { cert, key } = makeCertificate(dir);
     const ng = new Nginx(dir, cert);
