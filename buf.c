@@ -30,6 +30,8 @@ char *buf_reserve(struct buf *b, size_t n)
 
 void buf_append(struct buf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return;                 /* nothing to copy, and data may still be NULL */
     char *at = buf_reserve(b, n);
     if (!at)
         return;

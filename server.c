@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "buf.h"
 #include "connmgr.h"
 #include "handshake.h"
 #include "http.h"
@@ -30,12 +31,7 @@
 #define ACCEPT_BATCH 64         /* accepts per wake-up, so one burst cannot starve the rest */
 #define ACCEPT_BACKOFF_MS 100   /* pause after running out of descriptors */
 
-/* A request that did not arrive in one read: its bytes so far. */
-struct http_in {
-    size_t len;                 /* bytes in data */
-    size_t cap;                 /* room in data */
-    char data[];
-};
+#define STASH_SLACK 65536      /* a read's worth of bytes past a request */
 
 static struct {
     struct loop *loop;
@@ -237,26 +233,21 @@ static const char *parse_error_reason(int status)
 
 /* Keeps the bytes of a request that is not complete yet, with room for
  * need bytes in all (the head and body, once the head tells). The parser's
- * head limit and the body limit bound it. */
+ * head limit and the body limit bound it, with one read's worth past them
+ * (bytes a client sent after its request). */
 static bool stash(struct conn *c, const uint8_t *data, size_t len, size_t need)
 {
-    struct http_in *in = conn_data(c);
-    size_t have = in ? in->len : 0;
-    size_t cap = in ? in->cap : 0;
-    if (need < have + len)
-        need = have + len;
-    if (cap < need) {
-        cap = cap * 2 > need ? cap * 2 : need;
-        struct http_in *n = realloc(in, sizeof *n + cap);
-        if (!n)
+    struct buf *in = conn_data(c);
+    if (!in) {
+        if (!(in = malloc(sizeof *in)))
             return false;
-        n->len = have;
-        n->cap = cap;
-        conn_set_data(c, in = n);
+        *in = buf_make(HTTP_MAX_HEAD + g.cfg->max_message + STASH_SLACK);
+        conn_set_data(c, in);
     }
-    memcpy(in->data + in->len, data, len);
-    in->len += len;
-    return true;
+    if (need > in->len + len)
+        buf_reserve(in, need - in->len);
+    buf_append(in, data, len);
+    return !in->failed;
 }
 
 /* What a complete head alone can refuse, answered here: true when it was.
@@ -294,13 +285,12 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
 {
     const char *buf = (const char *)data;
     size_t n = len;
-    struct http_in *kept = conn_data(c);
+    struct buf *kept = conn_data(c);
     if (kept) {
         if (!stash(c, data, len, 0)) {
             conn_kill(c);
             return;
         }
-        kept = conn_data(c);
         buf = kept->data;
         n = kept->len;
     }
@@ -327,7 +317,10 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
     size_t used = (size_t)r;
     if (conn_is_open(c) && n > used)
         session_input(c, (uint8_t *)buf + used, n - used);
-    free(kept);
+    if (kept) {
+        buf_free(kept);
+        free(kept);
+    }
 }
 
 /* conn_ops.expired: the whole request did not come in time. */
@@ -340,7 +333,11 @@ static void http_expired(struct conn *c)
 /* conn_ops.freed */
 static void http_freed(struct conn *c)
 {
-    free(conn_data(c));
+    struct buf *in = conn_data(c);
+    if (in) {
+        buf_free(in);
+        free(in);
+    }
 }
 
 static const struct conn_ops http_ops = {

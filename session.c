@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "connmgr.h"
 #include "log.h"
 #include "session.h"
@@ -33,9 +34,7 @@ struct rx {
     uint8_t hdr[WS_MAX_HEADER]; /* a header split across reads */
     uint8_t msg_op;             /* opcode of the data message under way, or 0 */
     uint32_t utf8;              /* validator state across its fragments */
-    size_t msg_len;             /* bytes assembled in msg */
-    size_t msg_cap;             /* room in msg */
-    uint8_t *msg;               /* the fragmented message so far */
+    struct buf msg;             /* the fragmented message so far; its max is the limit */
     uint8_t ctl_len;            /* bytes of a split control payload */
     uint8_t ctl[WS_MAX_CONTROL];/* a control payload split across reads */
 };
@@ -324,13 +323,14 @@ static bool accept_header(struct conn *c, struct rx *rx, const struct ws_header 
         return false;
     }
     size_t max = echo ? ECHO_MAX_MESSAGE : g.cfg->max_message;
-    if (h->len > max - rx->msg_len) {
+    if (h->len > max - rx->msg.len) {
         session_close(c, WS_CLOSE_MESSAGE_TOO_BIG, "message too big");
         return false;
     }
     if (h->opcode != WS_OP_CONT) {
         rx->msg_op = h->opcode;
         rx->utf8 = UTF8_ACCEPT;
+        rx->msg = buf_make(max); /* accept_header bounds it by the limit too */
     }
     return true;
 }
@@ -366,27 +366,6 @@ static long take_header(struct conn *c, struct rx *rx, const uint8_t *p, size_t 
     rx->in_frame = true;
     rx->got = 0;
     return (long)((size_t)r - old);
-}
-
-static bool append_msg(struct rx *rx, const uint8_t *p, size_t n)
-{
-    if (n == 0)
-        return true;
-    if (rx->msg_len + n > rx->msg_cap) {
-        /* Doubling keeps a message that trickles in byte by byte linear;
-         * accept_header already bounded the total by the message limit. */
-        size_t cap = rx->msg_cap ? rx->msg_cap : 256;
-        while (cap < rx->msg_len + n)
-            cap *= 2;
-        uint8_t *m = realloc(rx->msg, cap);
-        if (!m)
-            return false;
-        rx->msg = m;
-        rx->msg_cap = cap;
-    }
-    memcpy(rx->msg + rx->msg_len, p, n);
-    rx->msg_len += n;
-    return true;
 }
 
 /* Takes up to n payload bytes of the current frame. Returns the bytes used,
@@ -426,27 +405,26 @@ static long take_payload(struct conn *c, struct rx *rx, uint8_t *p, size_t n)
         }
     }
     uint8_t op = rx->msg_op;
-    if (whole && h->fin && rx->msg_len == 0) {
+    if (whole && h->fin && rx->msg.len == 0) {
         /* The common case: a one-frame message that arrived in one read. */
         rx->in_frame = false;
         rx->msg_op = 0;
         on_data_message(c, op, p, take);
         return (long)take;
     }
-    if (!append_msg(rx, p, take)) {
+    buf_append(&rx->msg, p, take);
+    if (rx->msg.failed) {
         session_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return -1;
     }
     if (done) {
         rx->in_frame = false;
         if (h->fin) {
-            uint8_t *msg = rx->msg;
-            size_t len = rx->msg_len;
-            rx->msg = NULL;
-            rx->msg_len = rx->msg_cap = 0;
+            struct buf msg = rx->msg;
+            rx->msg = buf_make(0);
             rx->msg_op = 0;
-            on_data_message(c, op, msg, len);
-            free(msg);
+            on_data_message(c, op, (uint8_t *)msg.data, msg.len);
+            buf_free(&msg);
         }
     }
     return (long)take;
@@ -461,7 +439,7 @@ static void keep_state(struct conn *c, struct rx *rx)
         return;
     struct rx *kept = malloc(sizeof *kept);
     if (!kept) {
-        free(rx->msg);
+        buf_free(&rx->msg);
         conn_kill(c);
         return;
     }
@@ -473,7 +451,7 @@ static void free_rx(struct session *s)
 {
     if (!s->rx)
         return;
-    free(s->rx->msg);
+    buf_free(&s->rx->msg);
     free(s->rx);
     s->rx = NULL;
 }
@@ -505,7 +483,7 @@ void session_input(struct conn *c, uint8_t *p, size_t n)
     }
     if (!conn_is_open(c)) {
         if (rx == &local)
-            free(local.msg);
+            buf_free(&local.msg);
         else
             free_rx(s);
         return;
