@@ -418,15 +418,20 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
 
 static void before_sleep(struct loop *l, void *data);
 
-void conn_init(struct loop *l, size_t max_pending, void (*released)(void))
+void conn_init(struct loop *l, void (*released)(void))
 {
     g.loop = l;
-    g.max_pending = max_pending;
+    g.max_pending = SIZE_MAX;
     g.released = released;
     g.epoch = loop_now(l);
     g.timer = (struct loop_timer){.fn = on_timer};
     g.linger = conn_deadline_list(LINGER_MS);
     loop_before_sleep(l, before_sleep, NULL);
+}
+
+void conn_set_max_pending(size_t max_pending)
+{
+    g.max_pending = max_pending;
 }
 
 struct conn *conn_accept(int fd, const struct conn_ops *ops)

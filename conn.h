@@ -34,10 +34,12 @@ struct conn_ops {
     void (*freed)(struct conn *c);
 };
 
-/* max_pending: the unsent bytes (--max-pending) past which a connection
- * overflows; one frame alone never does. released, if not NULL, is called
- * each time a connection is freed (there is room for another). */
-void conn_init(struct loop *l, size_t max_pending, void (*released)(void));
+/* released, if not NULL, is called each time a connection is freed (there
+ * is room for another). */
+void conn_init(struct loop *l, void (*released)(void));
+/* The unsent bytes (--max-pending) past which a connection overflows; one
+ * frame alone never does. */
+void conn_set_max_pending(size_t max_pending);
 /* Takes an accepted non-blocking socket, owned by ops; NULL when out of
  * memory (the caller closes the socket). */
 struct conn *conn_accept(int fd, const struct conn_ops *ops);

@@ -62,7 +62,6 @@ static struct {
     size_t hist_start, hist_len;
     uint64_t last_id;           /* the last id handed out */
     size_t replay_budget;       /* bytes of history a newcomer may be sent */
-    char *scratch;              /* decoded strings of the message in hand */
 } g;
 
 /* ------------------------------------------------------------ the table */
@@ -114,8 +113,7 @@ static void table_delete(size_t hole)
     }
 }
 
-int connmgr_init(size_t max_ids, size_t max_connections, size_t scratch_len,
-                 size_t replay_budget)
+int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget)
 {
     g.replay_budget = replay_budget;
     g.max_ids = max_ids;
@@ -125,8 +123,7 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t scratch_len,
         cap *= 2;
     g.slots = calloc(cap, sizeof *g.slots);
     g.open = calloc(max_connections, sizeof *g.open);
-    g.scratch = malloc(scratch_len ? scratch_len : 1);
-    if (!g.slots || !g.open || !g.scratch || !g.members)
+    if (!g.slots || !g.open || !g.members)
         return -1;
     g.mask = cap - 1;
     g.max_open = max_connections;
@@ -349,43 +346,42 @@ static const char *refusal(const struct message *m, bool pushed)
                   : "messageType must be 0 (Single) or 1 (Group)";
 }
 
-void connmgr_route(struct conn *from, const uint8_t *json, size_t len)
+void connmgr_refuse(struct conn *from, const char *why)
 {
-    struct message m;
-    char why[160];
-    if (message_read((const char *)json, len, g.scratch, &m, why, sizeof why) < 0) {
-        reply_error(from, "error: %s", why);
-        return;
-    }
-    const char *bad = refusal(&m, false);
+    reply_error(from, "error: %s", why);
+}
+
+void connmgr_route(struct conn *from, struct message *m)
+{
+    const char *bad = refusal(m, false);
     if (bad) {
         reply_error(from, "error: %s", bad);
         return;
     }
     const struct user *to = NULL;
-    if (m.message_type == MSG_SINGLE) {
-        to = user_find(m.to.p, m.to.len);
+    if (m->message_type == MSG_SINGLE) {
+        to = user_find(m->to.p, m->to.len);
         if (!to) {
             /* Quote at most 64 bytes of the name, cut at a character
              * boundary so the reply stays valid UTF-8 (§8.1). */
-            size_t n = m.to.len < MESSAGE_MAX_USER_ID ? m.to.len : MESSAGE_MAX_USER_ID;
-            while (n < m.to.len && n > 0 && ((uint8_t)m.to.p[n] & 0xC0) == 0x80)
+            size_t n = m->to.len < MESSAGE_MAX_USER_ID ? m->to.len : MESSAGE_MAX_USER_ID;
+            while (n < m->to.len && n > 0 && ((uint8_t)m->to.p[n] & 0xC0) == 0x80)
                 n--;
             char name[MESSAGE_MAX_USER_ID + 1];
-            snprintf(name, sizeof name, "%.*s", (int)n, m.to.p);
+            snprintf(name, sizeof name, "%.*s", (int)n, m->to.p);
             reply_error(from, "error: user \"%s\" is not online", name);
             return;
         }
     }
     const struct user *sender = member_of(from)->user;
-    m.from = (struct json_str){sender->id, sender->len};
-    struct frame *f = encode(&m);
+    m->from = (struct json_str){sender->id, sender->len};
+    struct frame *f = encode(m);
     if (!f)
         return;
     if (to) {
         send_to_user(to, f);
     } else {
-        remember(f, m.id);
+        remember(f, m->id);
         broadcast(f, from);
     }
     frame_unref(f);

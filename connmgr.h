@@ -11,11 +11,9 @@
 #define CONNMGR_HISTORY 100     /* messages replayed to a newcomer */
 
 /* Sizes the table once for max_connections, whose conn_id()s are below
- * max_ids; scratch_len is the largest message that will be routed;
- * replay_budget bounds the bytes of history replayed to a newcomer. 0, or -1
- * when out of memory. */
-int connmgr_init(size_t max_ids, size_t max_connections, size_t scratch_len,
-                 size_t replay_budget);
+ * max_ids; replay_budget bounds the bytes of history replayed to a
+ * newcomer. 0, or -1 when out of memory. */
+int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget);
 
 /* Adds an upgraded connection to user id: replays the history newer than
  * since, then, if it is the user's first connection, tells every other
@@ -24,8 +22,12 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since);
 /* Removes a closing connection; the user's last one makes it offline. */
 void connmgr_leave(struct conn *c);
 
-/* Routes one text message from a client (PROTOCOL.md "Routing"). */
-void connmgr_route(struct conn *from, const uint8_t *json, size_t len);
+/* Routes one Message from a client, which may change m (its from, its
+ * stamps) (PROTOCOL.md "Routing"); what cannot be routed gets an error:
+ * reply. Every source hands routing the same struct message. */
+void connmgr_route(struct conn *from, struct message *m);
+/* Tells the sender of something that is no Message why (an error: reply). */
+void connmgr_refuse(struct conn *from, const char *why);
 /* Routes a server push. Returns the connections reached, or -1 with a
  * reason in why when the message cannot be pushed. */
 long connmgr_push(struct message *m, char *why, size_t whycap);

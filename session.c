@@ -60,6 +60,7 @@ static struct {
     struct session *sessions;   /* indexed by conn_id() */
     size_t max_ids;             /* entries in sessions */
     int active, pinged;         /* the transport's deadline lists */
+    char *scratch;              /* the decoded strings of the message in hand */
 } g;
 
 static const struct conn_ops session_ops;
@@ -149,13 +150,20 @@ static bool within_rate(struct conn *c)
     return true;
 }
 
-/* A complete data message: to routing, or back on /echo. */
+/* A complete data message: read as a Message and handed to routing, or
+ * sent back on /echo. */
 static void deliver(struct conn *c, uint8_t op, uint8_t *p, size_t len)
 {
-    if (session_of(c)->flags & SESSION_ECHO)
+    if (session_of(c)->flags & SESSION_ECHO) {
         send_frame(c, (enum ws_opcode)op, p, len);
+        return;
+    }
+    struct message m;
+    char why[160];
+    if (message_read((const char *)p, len, g.scratch, &m, why, sizeof why) < 0)
+        connmgr_refuse(c, why);
     else
-        connmgr_route(c, p, len);
+        connmgr_route(c, &m);
 }
 
 /* conn_ops.expired: silent for the ping interval, it is asked to speak
@@ -224,9 +232,10 @@ int session_init(const struct config *cfg, size_t max_ids)
     g.cfg = cfg;
     g.max_ids = max_ids;
     g.sessions = calloc(max_ids, sizeof *g.sessions);
+    g.scratch = malloc(cfg->max_message);
     g.active = conn_deadline_list(cfg->ping_interval_ms);
     g.pinged = conn_deadline_list(cfg->idle_timeout_ms);
-    return g.sessions ? 0 : -1;
+    return g.sessions && g.scratch ? 0 : -1;
 }
 
 void session_open(struct conn *c, bool echo, const char *user, size_t len, uint64_t since)

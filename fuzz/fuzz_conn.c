@@ -131,8 +131,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg = base;
     log_set_level(LOG_ERROR);
     loop = loop_create(1024, cfg.backend);
-    EXPECT(loop && connmgr_init(1024, (size_t)cfg.max_connections, cfg.max_message,
-                                 cfg.max_pending / 2) == 0);
+    EXPECT(loop && connmgr_init(1024, (size_t)cfg.max_connections, cfg.max_pending / 2) == 0);
     /* No listening socket: connections come from conn_accept() below. */
     EXPECT(server_init(loop, &cfg, -1, 16, 1024) == 0);
     fill_history();
@@ -380,6 +379,7 @@ static void apply_knob(uint8_t knob)
         cfg.max_rate = 1;
         cfg.max_burst = 3;
     }
+    conn_set_max_pending(cfg.max_pending); /* the transport keeps its own copy */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -77,9 +77,17 @@ static void join(int i, const char *user)
     CHECK(connmgr_join(&conns[i], user, strlen(user), 0) == 0);
 }
 
+/* What the session does with a whole text message: read it as a Message
+ * and route it, or say why it is none. */
 static void route(int from, const char *json)
 {
-    connmgr_route(&conns[from], (const uint8_t *)json, strlen(json));
+    static char scratch[65536];
+    struct message m;
+    char why[160];
+    if (message_read(json, strlen(json), scratch, &m, why, sizeof why) < 0)
+        connmgr_refuse(&conns[from], why);
+    else
+        connmgr_route(&conns[from], &m);
 }
 
 static size_t sent_to(int i)
@@ -199,7 +207,7 @@ int main(void)
 {
     for (int i = 0; i < MAX_CONNS; i++)
         conns[i].id = i;        /* conn_id(): routing keeps its state by it */
-    CHECK(connmgr_init(MAX_CONNS, MAX_CONNS / 2, 65536, 1 << 20) == 0);
+    CHECK(connmgr_init(MAX_CONNS, MAX_CONNS / 2, 1 << 20) == 0);
     test_routing();
     test_history();
     join(0, "sender");
