@@ -60,9 +60,9 @@ struct conn {
     uint8_t state;              /* enum conn_state */
     uint8_t flags;              /* CONN_* bits */
     uint8_t list;               /* the deadline list it is on, or NO_LIST */
+    uint8_t transport;          /* how its bytes cross the socket: transports[] */
     uint32_t since;             /* conn_now() its deadline counts from */
-    const struct conn_ops *ops; /* its owner's handlers */
-    const struct transport *t;  /* how its bytes cross the socket */
+    const struct conn_ops *ops; /* its owner's handlers; NULL while the slot is free */
     void *tstate;               /* the transport's state for it (TLS) */
     void *data;                 /* the owner's, for partial input */
     struct conn *tprev, *tnext; /* neighbours on its deadline list */
@@ -75,7 +75,13 @@ struct conn_list {
     uint32_t timeout_ms;        /* the same for every member */
 };
 
+/* The transports a connection may use, by struct conn's transport. */
+static const struct transport *const transports[] = {&transport_tcp};
+#define T(c) transports[(c)->transport]
+
 static struct {
+    struct conn *conns;         /* by descriptor: a slot per possible socket */
+    size_t max_ids;             /* slots in conns */
     struct loop *loop;
     size_t max_pending;         /* --max-pending */
     void (*released)(void);     /* told after each free */
@@ -97,6 +103,13 @@ static struct {
 int conn_id(const struct conn *c)
 {
     return c->fd;
+}
+
+struct conn *conn_by_id(int id)
+{
+    if (id < 0 || (size_t)id >= g.max_ids || !g.conns[id].ops)
+        return NULL;
+    return &g.conns[id];
 }
 
 bool conn_is_open(const struct conn *c)
@@ -322,7 +335,7 @@ static void set_want_write(struct conn *c, bool want)
     if (want == !!(c->flags & CONN_WANT_WRITE))
         return;
     c->flags ^= CONN_WANT_WRITE;
-    loop_modify(g.loop, c->fd, LOOP_READ | (want ? LOOP_WRITE : 0) | c->t->wants(c->tstate));
+    loop_modify(g.loop, c->fd, LOOP_READ | (want ? LOOP_WRITE : 0) | T(c)->wants(c->tstate));
 }
 
 /* All output is written: a finishing connection now shuts its write side
@@ -333,7 +346,7 @@ static void output_done(struct conn *c)
     outq_free(c);
     set_want_write(c, false);
     if (c->state == CONN_DRAIN) {
-        c->t->shutdown(c->fd, c->tstate);
+        T(c)->shutdown(c->fd, c->tstate);
         c->state = CONN_LINGER;
     }
 }
@@ -350,7 +363,7 @@ static void flush_one(struct conn *c)
             iov[n].iov_base = (uint8_t *)frame_data(q->f[i]) + skip;
             iov[n].iov_len = q->f[i]->len - skip;
         }
-        ssize_t w = c->t->writev(c->fd, c->tstate, iov, n);
+        ssize_t w = T(c)->writev(c->fd, c->tstate, iov, n);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 set_want_write(c, true);
@@ -384,7 +397,7 @@ static void flush_one(struct conn *c)
 
 static void on_readable(struct conn *c)
 {
-    ssize_t n = c->t->read(c->fd, c->tstate, g.scratch, sizeof g.scratch);
+    ssize_t n = T(c)->read(c->fd, c->tstate, g.scratch, sizeof g.scratch);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             conn_kill(c);
@@ -407,7 +420,7 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
     struct conn *c = data;
     if ((mask & LOOP_WRITE) && c->state != CONN_DEAD) {
         c->flags &= (uint8_t)~CONN_WANT_WRITE;
-        loop_modify(g.loop, c->fd, LOOP_READ | c->t->wants(c->tstate));
+        loop_modify(g.loop, c->fd, LOOP_READ | T(c)->wants(c->tstate));
         flush_one(c);
     }
     if ((mask & LOOP_READ) && c->state != CONN_DEAD)
@@ -418,8 +431,15 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
 
 static void before_sleep(struct loop *l, void *data);
 
-void conn_init(struct loop *l, void (*released)(void))
+int conn_init(struct loop *l, size_t max_ids, void (*released)(void))
 {
+    /* Connections live in a table by descriptor, as the loop's own entries
+     * do: no allocation per connection, and its pages are touched only as
+     * descriptors are used. */
+    g.conns = calloc(max_ids, sizeof *g.conns);
+    if (!g.conns)
+        return -1;
+    g.max_ids = max_ids;
     g.loop = l;
     g.max_pending = SIZE_MAX;
     g.released = released;
@@ -427,6 +447,7 @@ void conn_init(struct loop *l, void (*released)(void))
     g.timer = (struct loop_timer){.fn = on_timer};
     g.linger = conn_deadline_list(LINGER_MS);
     loop_before_sleep(l, before_sleep, NULL);
+    return 0;
 }
 
 void conn_set_max_pending(size_t max_pending)
@@ -436,16 +457,12 @@ void conn_set_max_pending(size_t max_pending)
 
 struct conn *conn_accept(int fd, const struct conn_ops *ops)
 {
-    struct conn *c = calloc(1, sizeof *c);
-    if (!c)
+    if (fd < 0 || (size_t)fd >= g.max_ids)
         return NULL;
-    c->fd = fd;
-    c->state = CONN_OPEN;
-    c->list = NO_LIST;
-    c->ops = ops;
-    c->t = &transport_tcp;
+    struct conn *c = &g.conns[fd];
+    *c = (struct conn){.fd = fd, .state = CONN_OPEN, .list = NO_LIST, .ops = ops};
     if (loop_add(g.loop, fd, LOOP_READ, on_io, c) < 0) {
-        free(c);
+        *c = (struct conn){0};
         return NULL;
     }
     g.count++;
@@ -512,10 +529,10 @@ static void reap_all(void)
         if (c->ops->freed)
             c->ops->freed(c);
         loop_remove(g.loop, c->fd);
-        c->t->close(c->fd, c->tstate);
+        T(c)->close(c->fd, c->tstate);
         outq_free(c);
         g.count--;
-        free(c);
+        *c = (struct conn){0};  /* the slot is free again */
         if (g.released)
             g.released();
     }

@@ -34,9 +34,10 @@ struct conn_ops {
     void (*freed)(struct conn *c);
 };
 
-/* released, if not NULL, is called each time a connection is freed (there
- * is room for another). */
-void conn_init(struct loop *l, void (*released)(void));
+/* For sockets below max_ids (the loop's descriptor limit). released, if not
+ * NULL, is called each time a connection is freed (there is room for
+ * another). 0, or -1 when out of memory. */
+int conn_init(struct loop *l, size_t max_ids, void (*released)(void));
 /* The unsent bytes (--max-pending) past which a connection overflows; one
  * frame alone never does. */
 void conn_set_max_pending(size_t max_pending);
@@ -53,6 +54,8 @@ void conn_set_data(struct conn *c, void *data);
  * descriptor limit, for the layers above to keep their own state about a
  * connection in a table beside it. */
 int conn_id(const struct conn *c);
+/* The live connection of that id, or NULL. */
+struct conn *conn_by_id(int id);
 /* Open: neither finishing nor dead. Only an open connection is sent to. */
 bool conn_is_open(const struct conn *c);
 

@@ -25,10 +25,10 @@
 #include "connmgr.h"
 #include "stats.h"
 
-struct member;
+#define NO_MEMBER UINT32_MAX    /* the end of a user's list of connections */
 
 struct user {
-    struct member *members;     /* its connections, linked by next */
+    uint32_t members;           /* its first connection's id; linked by next */
     uint32_t nconns;            /* how many */
     uint32_t hash;              /* of id, so a shift needs no rehash */
     uint8_t len;                /* bytes in id */
@@ -38,9 +38,8 @@ struct user {
 /* Routing's own state about a joined connection. It lives in a table
  * indexed by conn_id(), so the transport's struct conn holds nothing of it. */
 struct member {
-    struct conn *conn;          /* the connection; NULL while the slot is free */
-    struct user *user;          /* shared with the user's other connections */
-    struct member *next;        /* the user's next connection */
+    struct user *user;          /* shared with its other connections; NULL: not joined */
+    uint32_t next;              /* the id of the user's next connection, or NO_MEMBER */
     uint32_t open_index;        /* its slot in g.open */
 };
 
@@ -56,7 +55,7 @@ static struct {
     size_t users;               /* users online */
     struct member *members;     /* indexed by conn_id() */
     size_t max_ids;             /* entries in members */
-    struct member **open;       /* every joined connection, for broadcasts */
+    uint32_t *open;             /* the id of every joined connection, for broadcasts */
     size_t nopen, max_open;
     struct past history[CONNMGR_HISTORY]; /* a ring, oldest at hist_start */
     size_t hist_start, hist_len;
@@ -178,8 +177,8 @@ static void deliver(struct conn *c, struct frame *f)
 static size_t send_to_user(const struct user *u, struct frame *f)
 {
     size_t n = 0;
-    for (struct member *m = u->members; m; m = m->next, n++)
-        deliver(m->conn, f);
+    for (uint32_t id = u->members; id != NO_MEMBER; id = g.members[id].next, n++)
+        deliver(conn_by_id((int)id), f);
     return n;
 }
 
@@ -187,8 +186,9 @@ static size_t broadcast(struct frame *f, const struct conn *except)
 {
     size_t n = 0;
     for (size_t i = 0; i < g.nopen; i++) {
-        if (g.open[i]->conn != except) {
-            deliver(g.open[i]->conn, f);
+        struct conn *c = conn_by_id((int)g.open[i]);
+        if (c != except) {
+            deliver(c, f);
             n++;
         }
     }
@@ -268,7 +268,7 @@ static void reply_error(struct conn *c, const char *fmt, const char *detail)
 static struct member *member_of(const struct conn *c)
 {
     size_t i = (size_t)conn_id(c);
-    return i < g.max_ids && g.members[i].conn == c ? &g.members[i] : NULL;
+    return i < g.max_ids && g.members[i].user ? &g.members[i] : NULL;
 }
 
 int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since)
@@ -283,18 +283,17 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since)
         u = malloc(sizeof *u + len + 1);
         if (!u)
             return -1;
-        *u = (struct user){.hash = hash, .len = (uint8_t)len};
+        *u = (struct user){.members = NO_MEMBER, .hash = hash, .len = (uint8_t)len};
         memcpy(u->id, id, len);
         u->id[len] = '\0';
         g.slots[slot] = u;
         g.users++;
     }
     struct member *m = &g.members[slot_id];
-    *m = (struct member){.conn = c, .user = u, .next = u->members,
-                         .open_index = (uint32_t)g.nopen};
-    u->members = m;
+    *m = (struct member){.user = u, .next = u->members, .open_index = (uint32_t)g.nopen};
+    u->members = (uint32_t)slot_id;
     u->nconns++;
-    g.open[g.nopen++] = m;
+    g.open[g.nopen++] = (uint32_t)slot_id;
 
     replay(c, since);
     if (u->nconns == 1)
@@ -307,14 +306,14 @@ void connmgr_leave(struct conn *c)
     struct member *m = member_of(c);
     if (!m)
         return;
-    struct member *last = g.open[--g.nopen];
+    uint32_t last = g.open[--g.nopen];
     g.open[m->open_index] = last;
-    last->open_index = m->open_index;
+    g.members[last].open_index = m->open_index;
 
     struct user *u = m->user;
-    struct member **p = &u->members;
-    while (*p != m)
-        p = &(*p)->next;
+    uint32_t id = (uint32_t)conn_id(c), *p = &u->members;
+    while (*p != id)
+        p = &g.members[*p].next;
     *p = m->next;
     *m = (struct member){0};
     if (--u->nconns > 0)

@@ -424,11 +424,10 @@ int server_init(struct loop *l, const struct config *cfg, int listen_fd, size_t 
     g.listen_fd = listen_fd;
     g.max_sockets = max_sockets;
     g.resume = (struct loop_timer){.fn = on_resume};
-    conn_init(l, on_released);
+    if (conn_init(l, max_ids, on_released) < 0 || session_init(cfg, max_ids) < 0)
+        return -1;
     conn_set_max_pending(cfg->max_pending);
     g.handshake = conn_deadline_list(cfg->handshake_timeout_ms);
-    if (session_init(cfg, max_ids) < 0)
-        return -1;
     static_set_dir(cfg->static_dir);
     api_init(cfg);
     if (listen_fd >= 0)

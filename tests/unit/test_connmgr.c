@@ -28,6 +28,13 @@ int conn_id(const struct conn *c)
     return c->id;
 }
 
+static struct conn conns[MAX_CONNS];
+
+struct conn *conn_by_id(int id)
+{
+    return &conns[id];
+}
+
 struct sent {
     const struct conn *to;
     char json[512];
@@ -69,8 +76,6 @@ void conn_send(struct conn *c, struct frame *f)
 }
 
 /* --------------------------------------------------------------- helpers */
-
-static struct conn conns[MAX_CONNS];
 
 static void join(int i, const char *user)
 {
