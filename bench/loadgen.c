@@ -8,6 +8,11 @@
  *   loadgen echo C      C clients send Single messages to themselves, one
  *                       outstanding each, report round trips/s and latency
  *
+ * Each also reports how busy each core was over its measured phase
+ * (/proc/stat); fanout and echo also the server's read and write system calls
+ * (/proc/PID/io) and the TCP segments its output arrived in (TCP_INFO, at our
+ * end).
+ *
  * It shares a small machine with the server, so it is frugal: one read per
  * readiness event, frames parsed in place, output gathered per connection and
  * written once per loop turn, no allocation per message. One JSON object goes
@@ -17,7 +22,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>      /* glibc's struct tcp_info stops short of the segment counts */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +43,7 @@
 #define RING (1u << 18)    /* in-flight fan-out messages tracked by sequence number */
 #define MAX_CONNS 19000    /* stays under the machine's 20 000 open files */
 #define MAX_CODES 8        /* distinct close codes remembered */
+#define MAX_CPUS 8         /* cores whose /proc/stat lines are read */
 
 /* ------------------------------------------------------------------ options */
 
@@ -145,6 +151,64 @@ static struct sched schedstat(int pid)
     return (struct sched){(double)run / 1e9, (double)wait / 1e9};
 }
 
+/* The server's read and write system calls and their bytes (/proc/PID/io,
+ * summed over its threads). Only the read(2) and write(2) families count
+ * there: send(2) and recv(2), which uWebSockets uses, do not. */
+struct io { unsigned long long rchar, wchar, syscr, syscw; };
+
+static struct io server_io(void)
+{
+    char path[64], line[128];
+    struct io io = {0, 0, 0, 0};
+    if (!opt.pid)
+        return io;
+    snprintf(path, sizeof path, "/proc/%d/io", opt.pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return io;
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "rchar: %llu", &io.rchar);
+        sscanf(line, "wchar: %llu", &io.wchar);
+        sscanf(line, "syscr: %llu", &io.syscr);
+        sscanf(line, "syscw: %llu", &io.syscw);
+    }
+    fclose(f);
+    return io;
+}
+
+/* Jiffies per core from /proc/stat (proc(5)): busy is user, nice, system,
+ * irq and softirq; steal is time the hypervisor gave to another guest. Slot
+ * MAX_CPUS holds the line for all cores together. */
+struct cpustat { unsigned long long busy, steal, total; };
+
+static int read_cpustat(struct cpustat cs[MAX_CPUS + 1])
+{
+    char line[256];
+    int ncpu = 0;
+    memset(cs, 0, sizeof(struct cpustat) * (MAX_CPUS + 1));
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f) && !strncmp(line, "cpu", 3)) {
+        unsigned long long v[8] = {0};
+        int k = -1, off = 0;
+        if (line[3] == ' ')
+            k = MAX_CPUS;
+        else if (sscanf(line + 3, "%d%n", &k, &off) != 1 || k < 0 || k >= MAX_CPUS)
+            continue;
+        if (sscanf(line + 3 + off, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 4)
+            continue;
+        cs[k].busy = v[0] + v[1] + v[2] + v[5] + v[6];
+        cs[k].steal = v[7];
+        cs[k].total = cs[k].busy + v[3] + v[4] + v[7];
+        if (k < MAX_CPUS && k + 1 > ncpu)
+            ncpu = k + 1;
+    }
+    fclose(f);
+    return ncpu;
+}
+
 static double self_cpu(void)
 {
     struct rusage ru;
@@ -224,6 +288,9 @@ struct conn {
     uint32_t ocap;      /* size of obuf */
     uint32_t ooff;      /* bytes of obuf already written */
     char user[16];      /* this connection's userId */
+    bool wired;         /* open when the phase began: segs0 and bytes0 hold */
+    uint32_t segs0;     /* TCP data segments received by then */
+    uint64_t bytes0;    /* TCP bytes received by then */
 };
 
 static struct conn *conns;
@@ -841,9 +908,33 @@ static void settle(int quiet_ms, int limit_ms)
 static struct sched phase_server, phase_self; /* schedstat at the phase's start */
 static double phase_start;                    /* now_us() then, in seconds */
 static double phase_self_cpu;                 /* self_cpu() then */
+static struct io phase_io;                    /* server_io() then */
+static struct cpustat phase_cpus[MAX_CPUS + 1]; /* read_cpustat() then */
+
+static bool tcp_counts(const struct conn *c, uint32_t *segs, uint64_t *bytes)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (c->state != ST_OPEN || getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return false;
+    *segs = ti.tcpi_data_segs_in;
+    *bytes = ti.tcpi_bytes_received;
+    return true;
+}
+
+/* Outside the timed window: a getsockopt per connection is loadgen's work. */
+static void wire_begin(void)
+{
+    for (int i = 0; i < nconns; i++)
+        conns[i].wired = tcp_counts(&conns[i], &conns[i].segs0, &conns[i].bytes0);
+}
 
 static void phase_begin(void)
 {
+    wire_begin();
+    phase_io = server_io();
+    read_cpustat(phase_cpus);
     phase_server = opt.pid ? schedstat(opt.pid) : (struct sched){0, 0};
     phase_self = schedstat(0);
     phase_start = (double)now_us() / 1e6;
@@ -853,24 +944,105 @@ static void phase_begin(void)
 /* How much of the phase the server and loadgen each spent runnable but not
  * running, and how busy loadgen itself was (near 100%, it set the pace, not
  * the server), as shares of the phase. */
-static struct { double len, server_wait, self_wait, self_busy; } phase;
+static struct {
+    double len, server_wait, self_wait, self_busy;
+    int ncpu;                       /* cores seen in /proc/stat */
+    double core_busy[MAX_CPUS];     /* each core's busy share of the phase */
+    double busy, steal;             /* all cores together */
+    struct io io;                   /* the server's system calls in the phase */
+    uint64_t segs, bytes;           /* TCP data segments and bytes we received */
+} phase;
+
+/* Busy share of the jiffies between two /proc/stat readings, -1 without any. */
+static double busy_pct(const struct cpustat *a, const struct cpustat *b, bool steal)
+{
+    if (b->total <= a->total)
+        return -1;
+    return 100.0 * (double)(steal ? b->steal - a->steal : b->busy - a->busy) /
+           (double)(b->total - a->total);
+}
 
 static void phase_end(void)
 {
     struct sched s = opt.pid ? schedstat(opt.pid) : (struct sched){0, 0}, me = schedstat(0);
+    double self = self_cpu();
+    struct cpustat cs[MAX_CPUS + 1];
+    int ncpu = read_cpustat(cs);
+    struct io io = server_io();
     phase.len = (double)now_us() / 1e6 - phase_start;
+    phase.io = (struct io){io.rchar - phase_io.rchar, io.wchar - phase_io.wchar,
+                           io.syscr - phase_io.syscr, io.syscw - phase_io.syscw};
+    phase.ncpu = ncpu;
+    for (int k = 0; k < ncpu; k++)
+        phase.core_busy[k] = busy_pct(&phase_cpus[k], &cs[k], false);
+    phase.busy = busy_pct(&phase_cpus[MAX_CPUS], &cs[MAX_CPUS], false);
+    phase.steal = busy_pct(&phase_cpus[MAX_CPUS], &cs[MAX_CPUS], true);
+    phase.segs = phase.bytes = 0;
+    for (int i = 0; i < nconns; i++) {
+        uint32_t segs;
+        uint64_t bytes;
+        if (conns[i].wired && tcp_counts(&conns[i], &segs, &bytes)) {
+            phase.segs += (uint32_t)(segs - conns[i].segs0);
+            phase.bytes += bytes - conns[i].bytes0;
+        }
+    }
     if (phase.len <= 0)
         return;
     phase.server_wait = 100 * (s.wait - phase_server.wait) / phase.len;
     phase.self_wait = 100 * (me.wait - phase_self.wait) / phase.len;
-    phase.self_busy = 100 * (self_cpu() - phase_self_cpu) / phase.len;
+    phase.self_busy = 100 * (self - phase_self_cpu) / phase.len;
+}
+
+/* A ratio as JSON, null where the divisor is nothing. */
+static void print_ratio(FILE *f, const char *key, double a, double b)
+{
+    if (b > 0)
+        fprintf(f, ",\"%s\":%.3f", key, a / b);
+    else
+        fprintf(f, ",\"%s\":null", key);
 }
 
 static void print_waits(FILE *f)
 {
     fprintf(f, ",\"phase_s\":%.3f,\"server_runq_wait_pct\":%.1f,\"loadgen_runq_wait_pct\":%.1f"
-               ",\"loadgen_busy_pct\":%.1f",
-            phase.len, phase.server_wait, phase.self_wait, phase.self_busy);
+               ",\"loadgen_busy_pct\":%.1f,\"machine_busy_pct\":%.1f,\"steal_pct\":%.1f"
+               ",\"core_busy_pct\":[",
+            phase.len, phase.server_wait, phase.self_wait, phase.self_busy, phase.busy,
+            phase.steal);
+    for (int k = 0; k < phase.ncpu; k++)
+        fprintf(f, "%s%.1f", k ? "," : "", phase.core_busy[k]);
+    fprintf(f, "]");
+}
+
+/* The server's system calls and what its output arrived in, per delivery
+ * (fanout) or round trip (echo). Where the server wrote far fewer bytes
+ * through write(2) than we received, its sockets go through send(2), which
+ * /proc/PID/io does not count: the per-write figures are then null, and the
+ * TCP segments stand in for its writes. */
+static void print_io(FILE *f, uint64_t delivered)
+{
+    const struct io *io = &phase.io;
+    bool counted = opt.pid && io->wchar * 2 >= phase.bytes;
+    double d = (double)delivered;
+    fprintf(f, ",\"server_io\":{\"syscr\":%llu,\"syscw\":%llu,\"rchar\":%llu,\"wchar\":%llu,"
+               "\"counted\":%s},\"wire_in\":{\"segs\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+            io->syscr, io->syscw, io->rchar, io->wchar, counted ? "true" : "false", phase.segs,
+            phase.bytes);
+    print_ratio(f, "server_syscalls_per_delivery", (double)(io->syscr + io->syscw),
+                counted ? d : 0);
+    print_ratio(f, "server_writes_per_delivery", (double)io->syscw, counted ? d : 0);
+    print_ratio(f, "server_bytes_per_write", (double)io->wchar, counted ? (double)io->syscw : 0);
+    print_ratio(f, "segs_per_delivery", (double)phase.segs, d);
+    print_ratio(f, "bytes_per_seg", (double)phase.bytes, (double)phase.segs);
+}
+
+/* The machine, for the human line. */
+static void say_machine(FILE *f)
+{
+    fprintf(f, "; cores busy");
+    for (int k = 0; k < phase.ncpu; k++)
+        fprintf(f, "%s%.0f%%", k ? "/" : " ", phase.core_busy[k]);
+    fprintf(f, " (all %.0f%%, steal %.0f%%)", phase.busy, phase.steal);
 }
 
 static void print_common(FILE *f)
@@ -920,9 +1092,11 @@ static void run_idle(void)
            secs, hs, rss0, rss1, per, cpu, st.opened ? cpu * 1e6 / st.opened : 0,
            st.opened - st.closed);
     fprintf(stderr, "%s idle %d: %d open, %d failed, %.0f handshakes/s, %.0f B RSS/conn, "
-                    "%.1f us server CPU/conn, server waited for a CPU %.0f%% of the time\n",
+                    "%.1f us server CPU/conn, server waited for a CPU %.0f%% of the time",
             opt.label, nconns, st.opened, st.failed, hs, per,
             st.opened ? cpu * 1e6 / st.opened : 0, phase.server_wait);
+    say_machine(stderr);
+    fputc('\n', stderr);
 }
 
 /* Shared by fanout and echo: the measured phase, then its report. */
@@ -941,13 +1115,23 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
            w.receivers, opt.senders, opt.window, opt.rate, opt.payload, el, w.sent,
            w.expected, w.delivered, lost, unit, rate);
     print_latency(stdout);
+    print_io(stdout, w.delivered);
     printf(",\"server_cpu_s\":%.3f,\"server_cpu_s_per_M\":%.3f,\"server_rss_kib\":%ld}\n",
            cpu, per_m, server_rss_kib());
     fprintf(stderr, "%s %s %d: %.0f %s/s, p50 %" PRIu64 " us, p99 %" PRIu64 " us, "
                     "max %" PRIu64 " us, lost %lld, server %.2f CPU s/M, loadgen %.2f CPU s, "
-                    "runqueue waits: server %.0f%%, loadgen %.0f%%; loadgen busy %.0f%%\n",
+                    "runqueue waits: server %.0f%%, loadgen %.0f%%; loadgen busy %.0f%%",
             opt.label, mode, opt.count, rate, unit, hist_pct(50), hist_pct(99), hist.max,
             lost, per_m, self_cpu(), phase.server_wait, phase.self_wait, phase.self_busy);
+    say_machine(stderr);
+    if (w.delivered)
+        fprintf(stderr, "; %.2f TCP segments/delivery, %.0f B/segment", (double)phase.segs /
+                (double)w.delivered, phase.segs ? (double)phase.bytes / (double)phase.segs : 0);
+    if (phase.io.syscw && w.delivered && phase.io.wchar * 2 >= phase.bytes)
+        fprintf(stderr, ", %.2f server writes/delivery, %.0f B/write",
+                (double)phase.io.syscw / (double)w.delivered,
+                (double)phase.io.wchar / (double)phase.io.syscw);
+    fputc('\n', stderr);
 }
 
 static void run_fanout(void)

@@ -1,8 +1,11 @@
 'use strict';
 // bench/report.js - turns the runs bench/run collected (one JSON line each:
-// workload, server, how the server ended, and loadgen's object) into the
-// table on stdout, results.json, and results.svg: a bar chart of the ratios
-// pusher / peer on a log scale, green where pusher does better.
+// workload, server, round, how the server ended, and loadgen's object) into
+// the table on stdout, results.json, and results.svg: bars of the ratios
+// pusher / bun-peer and pusher / ws-peer on a log scale, green where pusher
+// does better. Where a workload ran in several rounds, each figure is the
+// median over the rounds, and each ratio the median of the ratios taken
+// within a round (the two servers measured minutes apart, not tens of them).
 //
 //   node bench/report.js RUNS.jsonl results.json results.svg
 
@@ -16,72 +19,133 @@ if (!svgPath) {
 }
 
 const runs = fs.readFileSync(runsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const PEER = 'ws-peer';
+const MINE = ['pusher', 'pusher-poll'];
+const PEERS = [['bun-peer', 'bun'], ['ws-peer', 'ws']];
 
 // Near 100%, the load generator, not the server, set the pace: its rate is a
 // floor for the server's, and the CPU time per delivery is the figure to read.
-const LOADGEN_BUSY = ['load generator CPU, % of phase', (r) => r.loadgen_busy_pct, 'info'];
+// The cores' busy shares (from /proc/stat) beside what the server and the
+// load generator used of them say whether anything else ran: on a quiet
+// machine the two agree within a few points.
+function othersPct(r) {
+  const core = r.core_busy_pct;
+  if (!core || core.length < 2 || !(r.phase_s > 0)) return null;
+  return Math.max(0, core[0] - (100 * r.server_cpu_s) / r.phase_s, core[1] - r.loadgen_busy_pct);
+}
+const OTHERS_LIMIT = 10;
+const MACHINE = [
+  ['server waited for a CPU, % of phase', (r) => r.server_runq_wait_pct, 'info'],
+  ['load generator CPU, % of phase', (r) => r.loadgen_busy_pct, 'info'],
+  ['core 0 (server) busy, % of phase', (r) => r.core_busy_pct?.[0], 'info'],
+  ['core 1 (load generator) busy, % of phase', (r) => r.core_busy_pct?.[1], 'info'],
+  ['busy with anything else, % of a core at most', othersPct, 'info'],
+];
 
-// Per mode: [label, how to read it from loadgen's object, kind]: 'up' or
-// 'down' says which way is better and earns a ratio; 'count' and 'info' are
-// shown for context only.
+// Writes from /proc/PID/io, which counts read(2)/write(2) but not send(2):
+// uWebSockets' writes are not in it (null there), the TCP segments its output
+// arrived in are, for every server alike.
+const SYSCALLS = (unit) => [
+  [`server read+write syscalls/${unit}`, (r) => r.server_syscalls_per_delivery, 'info'],
+  [`server writes/${unit}`, (r) => r.server_writes_per_delivery, 'down'],
+  ['server bytes/write', (r) => r.server_bytes_per_write, 'info'],
+  [`TCP segments in/${unit}`, (r) => r.segs_per_delivery, 'down'],
+  ['bytes/TCP segment', (r) => r.bytes_per_seg, 'info'],
+];
+
+const windowed = (r) => !(r.rate > 0);
+const rated = (r) => r.rate > 0;
+
+// Per mode: [label, how to read it from loadgen's object, kind, charted?,
+// applies?] (the last two may be tests of the run): 'up' or 'down' says which
+// way is better and earns a ratio; 'count' and 'info' are shown for context.
 const METRICS = {
   idle: [
-    ['handshakes/s', (r) => r.handshakes_per_s, 'up'],
-    ['server RSS bytes/conn', (r) => r.rss_per_conn_bytes, 'down'],
-    ['server CPU us/conn', (r) => r.server_cpu_us_per_conn, 'down'],
+    ['handshakes/s', (r) => r.handshakes_per_s, 'up', true],
+    ['server RSS bytes/conn', (r) => r.rss_per_conn_bytes, 'down', true],
+    ['server CPU us/conn', (r) => r.server_cpu_us_per_conn, 'down', true],
     ['failed connections', (r) => r.failed, 'count'],
-    ['server waited for a CPU, % of phase', (r) => r.server_runq_wait_pct, 'info'],
+    ...MACHINE.filter(([label]) => !label.startsWith('load generator')),
   ],
   fanout: [
-    ['deliveries/s', (r) => r.deliveries_per_s, 'up'],
-    ['latency p50 ms', (r) => r.lat_us.p50 / 1000, 'down'],
+    ['deliveries/s', (r) => r.deliveries_per_s, 'up', windowed],
+    ['delivered by the end of the drain, %', (r) => (r.expected ? (100 * r.delivered) / r.expected : null), 'up', true, rated],
+    ['latency p50 ms', (r) => r.lat_us.p50 / 1000, 'down', true],
     ['latency p90 ms', (r) => r.lat_us.p90 / 1000, 'down'],
-    ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down'],
+    ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down', true],
     ['latency max ms', (r) => r.lat_us.max / 1000, 'down'],
-    ['server CPU s/M deliveries', (r) => r.server_cpu_s_per_M, 'down'],
+    ['server CPU s/M deliveries', (r) => r.server_cpu_s_per_M, 'down', true],
+    ...SYSCALLS('delivery'),
     ['undelivered after drain (lost or late)', (r) => r.lost, 'count'],
-    ['server waited for a CPU, % of phase', (r) => r.server_runq_wait_pct, 'info'],
-    LOADGEN_BUSY,
+    ...MACHINE,
   ],
   echo: [
-    ['round trips/s', (r) => r.round_trips_per_s, 'up'],
-    ['latency p50 ms', (r) => r.lat_us.p50 / 1000, 'down'],
-    ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down'],
-    ['server CPU s/M round trips', (r) => r.server_cpu_s_per_M, 'down'],
+    ['round trips/s', (r) => r.round_trips_per_s, 'up', true],
+    ['latency p50 ms', (r) => r.lat_us.p50 / 1000, 'down', true],
+    ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down', true],
+    ['server CPU s/M round trips', (r) => r.server_cpu_s_per_M, 'down', true],
+    ...SYSCALLS('round trip'),
     ['round trips not back after drain', (r) => r.lost, 'count'],
-    ['server waited for a CPU, % of phase', (r) => r.server_runq_wait_pct, 'info'],
-    LOADGEN_BUSY,
+    ...MACHINE,
   ],
 };
 
+const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function median(vs) {
+  const v = vs.filter((x) => x !== null).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
 const workloads = [...new Set(runs.map((r) => r.workload))];
+const roundsOf = (w) => [...new Set(runs.filter((r) => r.workload === w).map((r) => r.round ?? 1))].sort((a, b) => a - b);
 const rows = [];
 const problems = [];
 
 for (const run of runs) {
   const r = run.run;
-  const what = `${run.workload} / ${run.server}`;
+  const many = roundsOf(run.workload).length > 1;
+  const what = `${run.workload} / ${run.server}${many ? ` / round ${run.round}` : ''}`;
   if (run.server_end !== 'ok') problems.push(`${what}: server ended ${run.server_end}`);
   if (r.mode === 'none') { problems.push(`${what}: ${r.first_error}`); continue; }
   if (r.opened < r.connections) problems.push(`${what}: ${r.connections - r.opened} of ${r.connections} connections failed`);
   if (r.closed > 0) problems.push(`${what}: ${r.closed} connections closed by the server, codes ${JSON.stringify(r.close_codes)}`);
   if (r.lost > 0) problems.push(`${what}: ${r.lost} of ${r.expected} not delivered by the end of the drain (lost, or the server fell behind)`);
   if (r.server_sys_errors > 0) problems.push(`${what}: ${r.server_sys_errors} error notices from the server`);
+  if (othersPct(r) > OTHERS_LIMIT) {
+    problems.push(`${what}: something else ran on the cores: core 0 ${r.core_busy_pct[0]}% busy, the server ` +
+      `${((100 * r.server_cpu_s) / r.phase_s).toFixed(1)}% of the phase; core 1 ${r.core_busy_pct[1]}%, the load generator ${r.loadgen_busy_pct}%`);
+  }
+  if (r.steal_pct > 5) problems.push(`${what}: the hypervisor took ${r.steal_pct}% of the cores (steal)`);
   if (r.first_error) problems.push(`${what}: first error: ${r.first_error}`);
 }
 
 for (const w of workloads) {
-  const of = (server) => runs.find((r) => r.workload === w && r.server === server)?.run;
-  const peer = of(PEER);
-  for (const server of ['pusher', 'pusher-poll']) {
-    const mine = of(server);
-    if (!mine || !METRICS[mine.mode]) continue;
-    for (const [metric, get, better] of METRICS[mine.mode]) {
-      const a = get(mine);
-      const b = peer && peer.mode === mine.mode ? get(peer) : null;
-      const ratio = (better === 'up' || better === 'down') && b ? a / b : null;
-      rows.push({ workload: server === 'pusher' ? w : `${w} [poll]`, server, metric, better, pusher: a, peer: b, ratio });
+  const rounds = roundsOf(w);
+  const of = (server, round) => runs.find((r) => r.workload === w && r.server === server && (r.round ?? 1) === round)?.run;
+  for (const server of MINE) {
+    const mine = rounds.map((k) => of(server, k));
+    const mode = mine.find((r) => r && METRICS[r.mode])?.mode;
+    if (!mode) continue;
+    const sample = mine.find((r) => r?.mode === mode);
+    for (const [metric, get, better, chart, applies] of METRICS[mode]) {
+      if (applies && !applies(sample)) continue;
+      const read = (r) => (r && r.mode === mode ? num(get(r)) : null);
+      const a = mine.map(read);
+      const row = {
+        workload: server === 'pusher' ? w : `${w} [poll]`, server, metric, better,
+        chart: typeof chart === 'function' ? chart(sample) : Boolean(chart), rounds: rounds.length, pusher: median(a), by_round: { [server]: a },
+      };
+      for (const [peer, short] of PEERS) {
+        const b = rounds.map((k) => read(of(peer, k)));
+        const ratios = (better === 'up' || better === 'down')
+          ? a.map((x, i) => (x !== null && b[i] ? x / b[i] : null)) : [];
+        row[short] = median(b);
+        row[`ratio_${short}`] = median(ratios);
+        row.by_round[peer] = b;
+      }
+      rows.push(row);
     }
   }
 }
@@ -95,10 +159,14 @@ function fmt(v, isCount) {
   if (isCount && Number.isInteger(v)) return String(v);
   return v.toFixed(Math.abs(v) >= 10 ? 1 : 2);
 }
+const ratioText = (v) => `${v >= 0.1 ? v.toFixed(2) : v.toPrecision(2)}x`;
+const fmtRatio = (v) => (v === null ? '-' : ratioText(v));
+const titled = (r) => (r.rounds > 1 ? `${r.workload} (median of ${r.rounds})` : r.workload);
 
-const head = ['workload', 'metric', 'pusher', 'peer (ws)', 'pusher/peer'];
-const body = rows.map((r) => [r.workload, `${r.metric}${{ up: ' (higher better)', down: ' (lower better)' }[r.better] ?? ''}`,
-  fmt(r.pusher, r.better === 'count'), fmt(r.peer, r.better === 'count'), r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`]);
+const head = ['workload', 'metric', 'pusher', 'bun', 'ws', 'pusher/bun', 'pusher/ws'];
+const body = rows.map((r) => [titled(r), `${r.metric}${{ up: ' (higher better)', down: ' (lower better)' }[r.better] ?? ''}`,
+  fmt(r.pusher, r.better === 'count'), fmt(r.bun, r.better === 'count'), fmt(r.ws, r.better === 'count'),
+  fmtRatio(r.ratio_bun), fmtRatio(r.ratio_ws)]);
 const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
 const line = (cells) => cells.map((c, i) => (i >= 2 ? c.padStart(width[i]) : c.padEnd(width[i]))).join('  ');
 console.log(line(head));
@@ -108,6 +176,9 @@ for (const b of body) {
   console.log(line(b[0] === last ? ['', ...b.slice(1)] : b));
   last = b[0];
 }
+console.log('\nbun: bench/peers/bun-peer.js on Bun.serve (uWebSockets); ws: bench/peers/ws-peer.js on Node\'s ws.' +
+  '\nserver writes/bytes per write: /proc/PID/io, which does not count send(2), so none for bun;' +
+  '\nTCP segments in: what each server\'s output arrived in at the load generator, for all three.');
 if (problems.length) {
   console.log('\nproblems seen:');
   for (const p of problems) console.log(`  ${p}`);
@@ -118,38 +189,69 @@ if (problems.length) {
 fs.writeFileSync(jsonPath, `${JSON.stringify({
   generated: new Date().toISOString(),
   host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, kernel: os.release() },
-  note: 'ratio = pusher / peer, both measured in the same run; server on core 0, loadgen on core 1',
+  note: 'ratio_bun = pusher / bun-peer, ratio_ws = pusher / ws-peer, each the median over rounds of the ratio ' +
+    'within one round; pusher, bun and ws are medians over rounds; server on core 0, loadgen on core 1',
   rows, problems, runs,
 }, null, 2)}\n`);
 
 // ---------------------------------------------------------------- results.svg
 
-const charted = rows.filter((r) => r.ratio > 0);
-const ROW = 24, LEFT = 420, PLOT = 420, TOP = 50, W = LEFT + PLOT + 90;
-const H = TOP + charted.length * ROW + 40;
-const lo = Math.min(0.1, ...charted.map((r) => r.ratio)), hi = Math.max(10, ...charted.map((r) => r.ratio));
+// One heading per workload, then per charted metric two bars: pusher / bun
+// (dark) above pusher / ws (light). The poll backend stays in the table; the
+// scale stops at 100x either way, so a peer that fell over does not squash
+// every other bar (its figure is still written beside the cut bar).
+const charted = rows.filter((r) => r.chart && r.server === 'pusher' && (r.ratio_bun > 0 || r.ratio_ws > 0));
+const items = [];
+for (const r of charted) {
+  if (!items.length || items[items.length - 1].row?.workload !== r.workload) items.push({ heading: titled(r) });
+  items.push({ row: r });
+}
+const HEAD = 24, ROW = 30, LEFT = 330, PLOT = 440, TOP = 64, W = LEFT + PLOT + 130;
+const H = TOP + items.reduce((h, it) => h + (it.heading ? HEAD : ROW), 0) + 40;
+const all = charted.flatMap((r) => [r.ratio_bun, r.ratio_ws]).filter((v) => v > 0);
+const lo = Math.max(0.01, Math.min(0.1, ...all)), hi = Math.min(100, Math.max(10, ...all));
 const span = [Math.floor(Math.log10(lo)), Math.ceil(Math.log10(hi))];
-const x = (v) => LEFT + ((Math.log10(v) - span[0]) / (span[1] - span[0])) * PLOT;
+const clip = (v) => Math.min(10 ** span[1], Math.max(10 ** span[0], v));
+const x = (v) => LEFT + ((Math.log10(clip(v)) - span[0]) / (span[1] - span[0])) * PLOT;
+const tick = (e) => (e >= 0 ? `${10 ** e}` : `0.${'0'.repeat(-e - 1)}1`);
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const COLOURS = { bun: { good: '#2a8a2a', bad: '#b82222' }, ws: { good: '#8fd18f', bad: '#f09a9a' } };
 
 const svg = [
   `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
   `<rect width="${W}" height="${H}" fill="white"/>`,
-  `<text x="10" y="20" font-size="15" font-weight="bold">pusher / ws peer, same run (log scale; green: pusher better)</text>`,
+  '<text x="10" y="20" font-size="15" font-weight="bold">pusher / peer, same run (log scale; green: pusher better)</text>',
+  '<text x="10" y="40">per metric, upper dark bar: pusher / bun (Bun.serve, uWebSockets); lower light bar: pusher / ws (Node)</text>',
 ];
 for (let e = span[0]; e <= span[1]; e++) {
   const v = 10 ** e;
   svg.push(`<line x1="${x(v)}" y1="${TOP - 8}" x2="${x(v)}" y2="${H - 30}" stroke="${e === 0 ? '#333' : '#ddd'}"/>`,
-    `<text x="${x(v)}" y="${H - 14}" text-anchor="middle">${v}x</text>`);
+    `<text x="${x(v)}" y="${H - 14}" text-anchor="middle">${tick(e)}x</text>`);
 }
-charted.forEach((r, i) => {
-  const y = TOP + i * ROW;
-  const good = r.better === 'up' ? r.ratio >= 1 : r.ratio <= 1;
-  const x0 = Math.min(x(1), x(r.ratio)), x1 = Math.max(x(1), x(r.ratio));
-  svg.push(`<text x="${LEFT - 8}" y="${y + 15}" text-anchor="end">${esc(`${r.workload}: ${r.metric} ${r.better === 'up' ? '↑' : '↓'}`)}</text>`,
-    `<rect x="${x0}" y="${y + 4}" width="${Math.max(1, x1 - x0)}" height="${ROW - 8}" fill="${good ? '#3a3' : '#c33'}"/>`,
-    `<text x="${x1 + 4}" y="${y + 15}">${r.ratio.toFixed(2)}x</text>`);
-});
+let y = TOP;
+for (const it of items) {
+  if (it.heading) {
+    svg.push(`<text x="10" y="${y + 16}" font-weight="bold">${esc(it.heading)}</text>`);
+    y += HEAD;
+    continue;
+  }
+  const r = it.row;
+  svg.push(`<text x="${LEFT - 8}" y="${y + 18}" text-anchor="end">${esc(`${r.metric} ${r.better === 'up' ? '↑' : '↓'}`)}</text>`);
+  PEERS.forEach(([, short], k) => {
+    const v = r[`ratio_${short}`];
+    const by = y + 3 + k * 12;
+    if (!(v > 0)) {
+      svg.push(`<text x="${x(1) + 4}" y="${by + 9}" font-size="10" fill="#666">${short}: -</text>`);
+      return;
+    }
+    const good = r.better === 'up' ? v >= 1 : v <= 1;
+    const x0 = Math.min(x(1), x(v)), x1 = Math.max(x(1), x(v));
+    const cut = clip(v) !== v ? ' (off the scale)' : '';
+    svg.push(`<rect x="${x0}" y="${by}" width="${Math.max(1, x1 - x0)}" height="11" fill="${COLOURS[short][good ? 'good' : 'bad']}"/>`,
+      `<text x="${x1 + 4}" y="${by + 9}" font-size="10">${ratioText(v)} vs ${short}${cut}</text>`);
+  });
+  y += ROW;
+}
 svg.push('</svg>');
 fs.writeFileSync(svgPath, `${svg.join('\n')}\n`);
 console.log(`\nwrote ${jsonPath} and ${svgPath}`);
