@@ -19,8 +19,8 @@ LIBS     = -lcrypto
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS = ws.c http.c json.c message.c jwt.c config.c log.c buf.c loop.c loop_poll.c loop_epoll.c \
-       frame.c transport_tcp.c conn.c session.c connmgr.c handshake.c api.c metrics.c static.c \
-       server.c pusher.c
+       frame.c deadline.c transport_tcp.c conn.c session.c connmgr.c handshake.c api.c metrics.c \
+       static.c server.c pusher.c
 PAGE = $(wildcard static/*)
 UNITS = ws json http jwt config connmgr handshake fuzzcases_conn
 

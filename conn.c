@@ -9,20 +9,20 @@
  *   gets one gathered write of all it has queued (STYLE: gather).
  * - The output cap (--max-pending): past it the unsent frames are dropped
  *   and the owner told, so one slow reader cannot hold the server's memory.
- * - Deadlines: each connection sits in at most one FIFO list whose members
- *   share a timeout, so the earliest deadline is always at a head: one
- *   timer for the earliest head serves them all, and no wake-up scans every
- *   connection.
+ * - Deadlines: each connection is on at most one of deadline.c's lists,
+ *   whose meaning its owner gives; the transport's own is the linger.
  * - Death: connections are marked dead and freed at one point, after the
  *   loop turn, so no callback ever touches freed memory (as Redis does).
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
 #include "conn.h"
+#include "deadline.h"
 #include "stats.h"
 #include "transport.h"
 
@@ -32,8 +32,6 @@ struct stats stats;
 #define LINGER_MS 2000
 #define SCRATCH_SIZE 65536
 #define WRITEV_MAX 64
-#define MAX_LISTS 4             /* the owners' deadline lists, and lingering */
-#define NO_LIST UINT8_MAX
 
 enum conn_state {
     CONN_OPEN,                  /* reading and writing */
@@ -52,6 +50,7 @@ struct outq {
     uint32_t cap;               /* room in f */
     uint32_t head_off;          /* bytes of f[start] already written */
     size_t bytes;               /* unwritten bytes in all */
+    struct outq *next_free;     /* in the pool: the next free queue */
     struct frame *f[];
 };
 
@@ -59,20 +58,13 @@ struct conn {
     int fd;                     /* the socket */
     uint8_t state;              /* enum conn_state */
     uint8_t flags;              /* CONN_* bits */
-    uint8_t list;               /* the deadline list it is on, or NO_LIST */
     uint8_t transport;          /* how its bytes cross the socket: transports[] */
-    uint32_t since;             /* conn_now() its deadline counts from */
+    struct deadline deadline;   /* on one of the owners' lists, or lingering */
     const struct conn_ops *ops; /* its owner's handlers; NULL while the slot is free */
     void *tstate;               /* the transport's state for it (TLS) */
     void *data;                 /* the owner's, for partial input */
-    struct conn *tprev, *tnext; /* neighbours on its deadline list */
     struct conn *flush_next;    /* next on the flush list, or the reap list */
     struct outq *out;           /* bytes the socket has not taken yet, or NULL */
-};
-
-struct conn_list {
-    struct conn *head, *tail;
-    uint32_t timeout_ms;        /* the same for every member */
 };
 
 /* The transports a connection may use, by struct conn's transport. */
@@ -85,16 +77,14 @@ static struct {
     struct loop *loop;
     size_t max_pending;         /* --max-pending */
     void (*released)(void);     /* told after each free */
-    struct conn_list lists[MAX_LISTS];
-    int nlists;
-    int linger;                 /* our own list, for finished connections */
-    struct loop_timer timer;    /* armed for the earliest head deadline */
-    int64_t epoch;              /* loop time that conn clocks count from */
+    int linger;                 /* our own deadline list, for finished connections */
     struct conn *flush;         /* connections with output to write */
     struct conn *reap;          /* dead connections to free */
     struct conn **ending;       /* connections that stopped being open this turn */
     size_t nending, ending_cap;
     size_t count;               /* live connections */
+    struct outq *pool;          /* free queues of OUTQ_SMALL slots */
+    size_t npool;               /* how many */
     uint8_t scratch[SCRATCH_SIZE];
 } g;
 
@@ -137,98 +127,34 @@ void conn_set_ops(struct conn *c, const struct conn_ops *ops)
 
 uint32_t conn_now(void)
 {
-    return (uint32_t)(loop_now(g.loop) - g.epoch);
+    return deadline_now();
 }
 
 int conn_deadline_list(uint32_t timeout_ms)
 {
-    if (g.nlists == MAX_LISTS)
-        abort();                /* a fixed number of owners ask, once each */
-    g.lists[g.nlists].timeout_ms = timeout_ms;
-    return g.nlists++;
+    return deadline_list(timeout_ms);
 }
 
-/* Milliseconds until the head of l is due (<= 0: due now). Clocks are 32-bit
- * and compared by difference, which stays right across their wrap-around
- * because no timeout is longer than a day. */
-static int64_t list_due_in(const struct conn_list *l)
+void conn_deadline(struct conn *c, int list, uint32_t since)
 {
-    uint32_t elapsed = conn_now() - l->head->since;
-    return (int64_t)l->timeout_ms - (int64_t)elapsed;
+    if (c->state != CONN_DEAD)
+        deadline_set(&c->deadline, list, since);
 }
 
-static void list_unlink(struct conn *c)
+static struct conn *of_deadline(struct deadline *d)
 {
-    if (c->list == NO_LIST)
-        return;
-    struct conn_list *l = &g.lists[c->list];
-    if (c->tprev)
-        c->tprev->tnext = c->tnext;
-    else
-        l->head = c->tnext;
-    if (c->tnext)
-        c->tnext->tprev = c->tprev;
-    else
-        l->tail = c->tprev;
-    c->tprev = c->tnext = NULL;
-    c->list = NO_LIST;
+    return (struct conn *)((char *)d - offsetof(struct conn, deadline));
 }
 
-void conn_deadline(struct conn *c, int which, uint32_t since)
+/* An expired deadline, already off its list: its owner says what the
+ * timeout means; lingering, or an owner that does not care, ends it. */
+static void on_expired(struct deadline *d, int list)
 {
-    if (c->state == CONN_DEAD)
-        return;
-    list_unlink(c);
-    struct conn_list *l = &g.lists[which];
-    c->list = (uint8_t)which;
-    c->since = since;
-    c->tprev = l->tail;
-    c->tnext = NULL;
-    if (l->tail)
-        l->tail->tnext = c;
-    else
-        l->head = c;
-    l->tail = c;
-    int64_t when = loop_now(g.loop) + (int64_t)l->timeout_ms - (int64_t)(uint32_t)(conn_now() - since);
-    if (!g.timer.armed || when < g.timer.when)
-        loop_timer_arm(g.loop, &g.timer, when);
-}
-
-int conn_deadline_of(const struct conn *c, uint32_t *since)
-{
-    *since = c->since;
-    return c->list == NO_LIST ? -1 : c->list;
-}
-
-/* One expired head, off its list now: its owner says what the timeout
- * means; lingering, or no owner that cares, ends it. */
-static void expire(struct conn *c)
-{
-    int which = c->list;
-    list_unlink(c);
-    if (which != g.linger && c->ops->expired)
+    struct conn *c = of_deadline(d);
+    if (list != g.linger && c->ops->expired)
         c->ops->expired(c);
     else
         conn_kill(c);
-}
-
-static void on_timer(struct loop *l, void *data)
-{
-    (void)l;
-    (void)data;
-    int64_t next = INT64_MAX;
-    for (int i = 0; i < g.nlists; i++) {
-        struct conn_list *list = &g.lists[i];
-        while (list->head && list_due_in(list) <= 0)
-            expire(list->head);
-        if (list->head && list_due_in(list) < next)
-            next = list_due_in(list);
-    }
-    if (next == INT64_MAX)
-        return;                 /* no connection has a deadline */
-    next += loop_now(g.loop);
-    if (!g.timer.armed || next < g.timer.when)
-        loop_timer_arm(g.loop, &g.timer, next);
 }
 
 /* ---------------------------------------------------------------- output */
@@ -242,23 +168,44 @@ static void flush_list_add(struct conn *c)
     g.flush = c;
 }
 
+/* Queues of the smallest size, kept for reuse: a queue drains and is
+ * freed on almost every turn a connection is written to, so a broadcast
+ * would otherwise cost a malloc and a free per recipient per turn. */
+#define OUTQ_SMALL 4
+#define OUTQ_POOL_MAX 4096
+
+static struct outq *outq_new(void)
+{
+    if (g.pool) {
+        struct outq *q = g.pool;
+        g.pool = q->next_free;
+        g.npool--;
+        return q;
+    }
+    return malloc(sizeof(struct outq) + OUTQ_SMALL * sizeof(struct frame *));
+}
+
 static struct outq *outq_reserve(struct conn *c)
 {
     struct outq *q = c->out;
     if (q && q->end < q->cap)
         return q;
+    if (!q) {
+        if (!(q = outq_new()))
+            return NULL;
+        *q = (struct outq){.cap = OUTQ_SMALL};
+        return c->out = q;
+    }
     if (q && q->start > 0) {
         memmove(q->f, q->f + q->start, (q->end - q->start) * sizeof q->f[0]);
         q->end -= q->start;
         q->start = 0;
         return q;
     }
-    uint32_t cap = q ? q->cap * 2 : 4;
+    uint32_t cap = q->cap * 2;
     struct outq *n = realloc(q, sizeof *n + cap * sizeof n->f[0]);
     if (!n)
         return NULL;
-    if (!q)
-        *n = (struct outq){0};
     n->cap = cap;
     c->out = n;
     return n;
@@ -271,8 +218,14 @@ static void outq_free(struct conn *c)
         return;
     for (uint32_t i = q->start; i < q->end; i++)
         frame_unref(q->f[i]);
-    free(q);
     c->out = NULL;
+    if (q->cap != OUTQ_SMALL || g.npool == OUTQ_POOL_MAX) {
+        free(q);
+        return;
+    }
+    q->next_free = g.pool;
+    g.pool = q;
+    g.npool++;
 }
 
 static void queue_frame(struct conn *c, struct frame *f)
@@ -443,9 +396,8 @@ int conn_init(struct loop *l, size_t max_ids, void (*released)(void))
     g.loop = l;
     g.max_pending = SIZE_MAX;
     g.released = released;
-    g.epoch = loop_now(l);
-    g.timer = (struct loop_timer){.fn = on_timer};
-    g.linger = conn_deadline_list(LINGER_MS);
+    deadline_init(l, on_expired);
+    g.linger = deadline_list(LINGER_MS);
     loop_before_sleep(l, before_sleep, NULL);
     return 0;
 }
@@ -460,7 +412,8 @@ struct conn *conn_accept(int fd, const struct conn_ops *ops)
     if (fd < 0 || (size_t)fd >= g.max_ids)
         return NULL;
     struct conn *c = &g.conns[fd];
-    *c = (struct conn){.fd = fd, .state = CONN_OPEN, .list = NO_LIST, .ops = ops};
+    *c = (struct conn){.fd = fd, .state = CONN_OPEN, .ops = ops,
+                       .deadline = {.list = DEADLINE_NONE}};
     if (loop_add(g.loop, fd, LOOP_READ, on_io, c) < 0) {
         *c = (struct conn){0};
         return NULL;
@@ -513,7 +466,7 @@ void conn_kill(struct conn *c)
         return;
     note_ending(c);
     c->state = CONN_DEAD;
-    list_unlink(c);
+    deadline_clear(&c->deadline);
     /* The reap list reuses flush_next: a dead connection writes nothing. */
     if (c->flags & CONN_FLUSHING)
         return;                 /* the flush pass moves it to the reap list */
@@ -583,22 +536,22 @@ void conn_each_open(void (*fn)(struct conn *c))
     /* fn may finish or kill c, which moves it to another list or none, so
      * each list is walked from a saved next. Every open connection is on
      * one of the owners' lists. */
-    for (int i = 0; i < g.nlists; i++) {
+    for (int i = 0; i < deadline_lists(); i++) {
         if (i == g.linger)
             continue;
-        for (struct conn *c = g.lists[i].head, *next; c; c = next) {
-            next = c->tnext;
-            if (c->state == CONN_OPEN)
-                fn(c);
+        for (struct deadline *d = deadline_first(i), *next; d; d = next) {
+            next = d->next;
+            if (of_deadline(d)->state == CONN_OPEN)
+                fn(of_deadline(d));
         }
     }
 }
 
 void conn_drop_all(void)
 {
-    for (int i = 0; i < g.nlists; i++)
-        while (g.lists[i].head)
-            conn_kill(g.lists[i].head);
+    for (int i = 0; i < deadline_lists(); i++)
+        while (deadline_first(i))
+            conn_kill(of_deadline(deadline_first(i)));
     end_turn();
 }
 

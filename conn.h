@@ -80,8 +80,6 @@ int conn_deadline_list(uint32_t timeout_ms);
 /* Puts c on list, its deadline counting from since (conn_now(), or an
  * earlier time: since never decreases along a list). */
 void conn_deadline(struct conn *c, int list, uint32_t since);
-/* The list c is on (-1: none) and the time its deadline counts from. */
-int conn_deadline_of(const struct conn *c, uint32_t *since);
 /* Milliseconds on the connections' clock: 32 bits, compared by difference
  * (no timeout is longer than a day). */
 uint32_t conn_now(void);
