@@ -379,6 +379,11 @@ bool json_key_is(const struct json_value *key, const char *name)
 {
     const char *p = key->p + 1, *end = key->p + key->len - 1;
 
+    /* The usual key has no escape, so it is its own bytes (and no NUL:
+     * a raw string holds no control character). */
+    if (!memchr(p, '\\', (size_t)(end - p)))
+        return strncmp(p, name, (size_t)(end - p)) == 0 && name[end - p] == '\0';
+
     while (p < end) {
         char c[4];
         size_t n = 1;
@@ -414,21 +419,35 @@ int json_integer(const struct json_value *v, int64_t *out)
 
 /* ---- Writing --------------------------------------------------------------- */
 
+/* Two digits a division: every message carries three 13- to 16-digit
+ * numbers (createAt, updateAt, id), and this is on the path of each. */
 size_t json_write_int(char *out, int64_t v)
 {
-    char *o = out;
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char digits[20];
-    size_t n = 0;
+    size_t n = sizeof digits;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-    do
-        digits[n++] = (char)('0' + u % 10);
-    while (u /= 10);
+    while (u >= 100) {
+        const char *d = pairs + 2 * (u % 100);
+        u /= 100;
+        digits[--n] = d[1];
+        digits[--n] = d[0];
+    }
+    if (u >= 10) {
+        digits[--n] = pairs[2 * u + 1];
+        digits[--n] = pairs[2 * u];
+    } else {
+        digits[--n] = (char)('0' + u);
+    }
+    char *o = out;
     if (v < 0)
         *o++ = '-';
-    while (n)
-        *o++ = digits[--n];
-    return (size_t)(o - out);
+    memcpy(o, digits + n, sizeof digits - n);
+    return (size_t)(o - out) + sizeof digits - n;
 }
 
 /* The letter of c's two-character escape (the inverse of unescaped(), but

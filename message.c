@@ -15,21 +15,42 @@
 /* The fields in the order they are written; a field is a json_str or an int64_t. */
 static const struct field {
     const char *name;  /* its JSON key */
+    size_t name_len;   /* strlen(name) */
     size_t offset;     /* where it sits in struct message */
     bool is_string;    /* a json_str, else an int64_t */
 } fields[] = {
-    {"messageType", offsetof(struct message, message_type), false},
-    {"mediaType", offsetof(struct message, media_type), false},
-    {"from", offsetof(struct message, from), true},
-    {"to", offsetof(struct message, to), true},
-    {"content", offsetof(struct message, content), true},
-    {"fileId", offsetof(struct message, file_id), true},
-    {"url", offsetof(struct message, url), true},
-    {"createAt", offsetof(struct message, create_at), false},
-    {"updateAt", offsetof(struct message, update_at), false},
-    {"id", offsetof(struct message, id), false},
+#define FIELD(key, member, string) {key, sizeof key - 1, offsetof(struct message, member), string}
+    FIELD("messageType", message_type, false),
+    FIELD("mediaType", media_type, false),
+    FIELD("from", from, true),
+    FIELD("to", to, true),
+    FIELD("content", content, true),
+    FIELD("fileId", file_id, true),
+    FIELD("url", url, true),
+    FIELD("createAt", create_at, false),
+    FIELD("updateAt", update_at, false),
+    FIELD("id", id, false),
+#undef FIELD
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
+
+/* The field key names, or NULL. Keys compare decoded ("\u0074o" is "to");
+ * a key too long to decode to a field's name is none, unread. */
+static const struct field *field_of(const struct json_value *key)
+{
+    char decoded[6 * sizeof "messageType"]; /* the longest name, every byte escaped */
+    const char *name = key->p + 1;
+    long len = (long)key->len - 2;
+    if (memchr(name, '\\', (size_t)len)) {
+        if (key->len > sizeof decoded || (len = json_string_decode(key, decoded)) < 0)
+            return NULL;
+        name = decoded;
+    }
+    for (const struct field *f = fields; f < fields + NFIELDS; f++)
+        if (f->name_len == (size_t)len && memcmp(f->name, name, (size_t)len) == 0)
+            return f;
+    return NULL;
+}
 
 static int say(char *why, size_t whycap, const char *fmt, ...)
 {
@@ -54,10 +75,8 @@ int message_read(const char *in, size_t len, char *scratch, struct message *m,
     if (json_object_begin(&it, in, len) < 0)
         return say(why, whycap, "message must be a JSON object");
     while ((r = json_object_next(&it, &key, &val)) == 1) {
-        const struct field *f = fields;
-        while (f < fields + NFIELDS && !json_key_is(&key, f->name))
-            f++;
-        if (f == fields + NFIELDS || val.type == JSON_NULL)
+        const struct field *f = field_of(&key);
+        if (!f || val.type == JSON_NULL)
             continue;
         char *at = (char *)m + f->offset;
         if (!f->is_string) {
@@ -89,7 +108,7 @@ size_t message_bound(const struct message *m)
 
     for (const struct field *f = fields; f < fields + NFIELDS; f++) {
         const struct json_str *s = (const struct json_str *)((const char *)m + f->offset);
-        n += strlen(f->name) + 4 + (f->is_string ? json_string_bound(s->len) : 20);
+        n += f->name_len + 4 + (f->is_string ? json_string_bound(s->len) : 20);
     }
     return n;
 }
@@ -100,7 +119,7 @@ size_t message_write(char *out, const struct message *m)
 
     for (const struct field *f = fields; f < fields + NFIELDS; f++) {
         const char *at = (const char *)m + f->offset;
-        size_t n = strlen(f->name);
+        size_t n = f->name_len;
         *o++ = f == fields ? '{' : ',';
         *o++ = '"';
         memcpy(o, f->name, n);

@@ -672,8 +672,29 @@ static void test_round_trip(void)
     }
 }
 
+/* json_write_int, two digits at a time: every length and both signs. */
+static void test_write_int(void)
+{
+    static const struct { int64_t v; const char *text; } cases[] = {
+        {0, "0"}, {7, "7"}, {10, "10"}, {99, "99"}, {100, "100"}, {-1, "-1"}, {-10, "-10"},
+        {1764000000000001, "1764000000000001"}, {12345678901, "12345678901"},
+        {INT64_MAX, "9223372036854775807"}, {INT64_MIN, "-9223372036854775808"},
+    };
+    char out[24];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = json_write_int(out, cases[i].v);
+        CHECK(n == strlen(cases[i].text) && memcmp(out, cases[i].text, n) == 0);
+    }
+    for (int64_t v = -1000; v <= 1000; v++) {
+        char want[24];
+        size_t n = json_write_int(out, v);
+        CHECK(n == (size_t)snprintf(want, sizeof want, "%lld", (long long)v) && memcmp(out, want, n) == 0);
+    }
+}
+
 int main(void)
 {
+    test_write_int();
     test_valid_objects();
     test_values_and_keys();
     test_invalid_objects();
