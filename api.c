@@ -96,7 +96,7 @@ static const char *reader_problem(const struct http_request *req, time_t now, in
         return "this needs ?token= (a token of any user) or Authorization: Bearer <api key>";
     int j = tlen < 0 ? JWT_ERR_FORMAT
                      : jwt_check_hs256(token, (size_t)tlen, (const uint8_t *)cfg->secret,
-                                       strlen(cfg->secret), NULL, 0, now);
+                                       strlen(cfg->secret), NULL, 0, now, NULL);
     return j == JWT_OK ? NULL : jwt_strerror(j);
 }
 
@@ -126,6 +126,18 @@ static int by_bytes(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Sorts ids and keeps each once (a user with two connections in a room);
+ * returns how many remain. */
+static size_t distinct(const char **ids, size_t n)
+{
+    qsort(ids, n, sizeof *ids, by_bytes);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || strcmp(ids[k - 1], ids[i]) != 0)
+            ids[k++] = ids[i];
+    return k;
+}
+
 void api_online(const struct http_request *req, time_t now, struct api_reply *r)
 {
     *r = (struct api_reply){.status = 200};
@@ -140,14 +152,29 @@ void api_online(const struct http_request *req, time_t now, struct api_reply *r)
         refuse(r, 400, NULL, "limit must be a whole number");
         return;
     }
-    size_t count = connmgr_users();
+    char room[HTTP_MAX_REQUEST_LINE];
+    long rlen = http_query_get(req->target, req->target_len, "room", room, sizeof room);
+    if (rlen == 0)
+        rlen = -1;              /* the empty name is everyone (PROTOCOL.md "Rooms") */
+    const char *bad = rlen == -2 ? "room is not well percent-encoded"
+                      : rlen >= 0 ? message_room_problem(room, (size_t)rlen) : NULL;
+    if (bad) {
+        refuse(r, 400, NULL, bad);
+        return;
+    }
+    size_t count = rlen >= 0 ? connmgr_room_connections(room, (size_t)rlen) : connmgr_users();
     const char **ids = malloc((count ? count : 1) * sizeof *ids);
     if (!ids) {
         refuse(r, 503, NULL, "out of memory");
         return;
     }
-    count = connmgr_user_ids(ids, count);
-    qsort(ids, count, sizeof *ids, by_bytes);
+    if (rlen < 0) {
+        count = connmgr_user_ids(ids, count);
+        qsort(ids, count, sizeof *ids, by_bytes);
+    } else {
+        long n = connmgr_room_user_ids(room, (size_t)rlen, ids, count);
+        count = n > 0 ? distinct(ids, (size_t)n) : 0;
+    }
     size_t shown = count < (size_t)limit ? count : (size_t)limit;
     r->body = buf_make(64 + shown * (json_string_bound(MESSAGE_MAX_USER_ID) + 1));
     buf_printf(&r->body, "{\"id\":%llu,\"count\":%zu,\"users\":[",

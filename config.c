@@ -123,7 +123,7 @@ static bool pick(const char *v, const char *const names[], int count, int *out)
 /* How an option's value is read, and into what type of field. */
 enum kind {
     ADDRESS,  /* char[]: an IPv4 or IPv6 literal */
-    INTEGER,  /* long, from 0 to max */
+    INTEGER,  /* long, from min to max */
     SIZE,     /* size_t, from min to max bytes */
     NUMBER,   /* double, at least min */
     DURATION, /* unsigned milliseconds */
@@ -176,6 +176,13 @@ static const struct option_def options[] = {
     {"max-burst", "PUSHER_MAX_BURST", "N", "1000",
      "messages a connection may send at once, above --max-rate", "a number >= 1",
      .kind = NUMBER, .field = AT(max_burst), .min = 1},
+    {"max-rooms", "PUSHER_MAX_ROOMS", "N", "100",
+     "rooms a connection may be in at once", "an integer from 1 to 1000",
+     .kind = INTEGER, .field = AT(max_rooms), .min = 1, .max = 1000},
+    {"max-room-histories", "PUSHER_MAX_ROOM_HISTORIES", "N", "10000",
+     "rooms whose recent history is kept, the least recently used forgotten first",
+     "an integer from 1 to 10000000", .kind = INTEGER, .field = AT(max_room_histories),
+     .min = 1, .max = 10000000},
     {"ping-interval", "PUSHER_PING_INTERVAL", "TIME", "25s",
      "silence after which a connection is pinged", DURATION_MUST,
      .kind = DURATION, .field = AT(ping_interval_ms)},
@@ -255,7 +262,7 @@ static bool set(struct config *c, const struct option_def *o, const char *v)
     case ADDRESS:
         return address(v, field, sizeof c->bind);
     case INTEGER:
-        return whole(v, o->max, field);
+        return whole(v, o->max, field) && *(long *)field >= o->min;
     case SIZE:
         return size(v, o->min, o->max, field);
     case NUMBER:

@@ -37,6 +37,8 @@ struct config {
     size_t num_origins;            /* entries used in origins */
     bool echo;                     /* --echo: serve the /echo endpoint */
     enum log_level log_level;      /* --log-level: info */
+    long max_rooms;                /* --max-rooms: rooms a connection may be in, 100 */
+    long max_room_histories;       /* --max-room-histories: rooms whose history is kept, 10000 */
     double log_rate;               /* --log-rate: per-connection log lines a second, 20; 0 = all */
     enum loop_backend backend;     /* --backend: epoll on Linux, else poll */
 };

@@ -19,10 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "connmgr.h"
+#include "hash.h"
+#include "history.h"
+#include "jwt.h"
+#include "rooms.h"
 #include "stats.h"
 
 #define NO_MEMBER UINT32_MAX    /* the end of a user's list of connections */
@@ -39,13 +42,15 @@ struct user {
  * indexed by conn_id(), so the transport's struct conn holds nothing of it. */
 struct member {
     struct user *user;          /* shared with its other connections; NULL: not joined */
+    struct claim *claim;        /* the rooms its token allows; NULL: no secret, any */
     uint32_t next;              /* the id of the user's next connection, or NO_MEMBER */
     uint32_t open_index;        /* its slot in g.open */
 };
 
-struct past {
-    struct frame *frame;        /* shared with everyone it was sent to */
-    uint64_t id;                /* the message's id, for since= */
+/* A token's rooms claim, as the handshake kept it (a JSON array). */
+struct claim {
+    size_t len;                 /* 0: the token had none, and allows no room */
+    char text[];
 };
 
 static struct {
@@ -57,25 +62,16 @@ static struct {
     size_t max_ids;             /* entries in members */
     uint32_t *open;             /* the id of every joined connection, for broadcasts */
     size_t nopen, max_open;
-    struct past history[CONNMGR_HISTORY]; /* a ring, oldest at hist_start */
-    size_t hist_start, hist_len;
+    struct history history;     /* everyone's recent messages */
     uint64_t last_id;           /* the last id handed out */
     size_t replay_budget;       /* bytes of history a newcomer may be sent */
 } g;
 
 /* ------------------------------------------------------------ the table */
 
-/* FNV-1a with a random seed and a final mix: cheap, and a client cannot
- * precompute userIds that collide, since the seed is new each run. */
 static uint32_t hash_id(const char *id, size_t len)
 {
-    uint64_t h = 14695981039346656037ull ^ g.seed;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)id[i]) * 1099511628211ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return (uint32_t)h;
+    return hash_name(g.seed, id, len);
 }
 
 /* The slot holding id, or the empty slot where it would go. */
@@ -112,8 +108,11 @@ static void table_delete(size_t hole)
     }
 }
 
-int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget)
+int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
+                 size_t max_rooms, size_t max_room_histories)
 {
+    if (rooms_init(max_ids, max_rooms, max_room_histories) < 0)
+        return -1;
     g.replay_budget = replay_budget;
     g.max_ids = max_ids;
     g.members = calloc(max_ids, sizeof *g.members);
@@ -126,8 +125,7 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget)
         return -1;
     g.mask = cap - 1;
     g.max_open = max_connections;
-    if (getrandom(&g.seed, sizeof g.seed, GRND_NONBLOCK) != sizeof g.seed)
-        g.seed = (uint64_t)time(NULL);
+    g.seed = hash_seed();
     return 0;
 }
 
@@ -197,33 +195,17 @@ static size_t broadcast(struct frame *f, const struct conn *except)
 
 static void remember(struct frame *f, int64_t id)
 {
-    size_t slot = (g.hist_start + g.hist_len) % CONNMGR_HISTORY;
-    if (g.hist_len == CONNMGR_HISTORY) {
-        frame_unref(g.history[slot].frame);
-        g.hist_start = (g.hist_start + 1) % CONNMGR_HISTORY;
-    } else {
-        g.hist_len++;
-    }
-    f->refs++;
-    g.history[slot] = (struct past){.frame = f, .id = (uint64_t)id};
+    history_add(&g.history, f, (uint64_t)id);
 }
 
-/* Sends the history newer than since, oldest first. A replay is limited to
- * the newest messages that fit in the budget (half of --max-pending), so a
- * history of large messages cannot push a newcomer over its own output cap
- * before it has read a byte. */
+/* Sends the everyone history newer than since, oldest first, within the
+ * replay budget. */
 static void replay(struct conn *c, uint64_t since)
 {
-    size_t first = g.hist_len, bytes = 0;
-    while (first > 0) {
-        const struct past *p = &g.history[(g.hist_start + first - 1) % CONNMGR_HISTORY];
-        if (p->id <= since || bytes + p->frame->len > g.replay_budget)
-            break;
-        bytes += p->frame->len;
-        first--;
-    }
-    for (size_t i = first; i < g.hist_len; i++)
-        deliver(c, g.history[(g.hist_start + i) % CONNMGR_HISTORY].frame);
+    uint32_t first;
+    history_since(&g.history, since, g.replay_budget, &first);
+    for (uint32_t i = first; i < g.history.len; i++)
+        deliver(c, history_at(&g.history, i)->frame);
 }
 
 static struct json_str str(const char *s)
@@ -262,7 +244,7 @@ static void reply_error(struct conn *c, const char *fmt, const char *detail)
     }
 }
 
-/* ------------------------------------------------------ joining, leaving */
+/* ----------------------------------------------------------- members */
 
 /* c's entry, where c has joined; NULL where it has not. */
 static struct member *member_of(const struct conn *c)
@@ -271,18 +253,202 @@ static struct member *member_of(const struct conn *c)
     return i < g.max_ids && g.members[i].user ? &g.members[i] : NULL;
 }
 
-int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since)
+/* ---------------------------------------------------------------- rooms */
+
+/* Is another connection of c's user in r? A walk of the user's own few
+ * connections and their rooms (at most --max-rooms each), never of r. */
+static bool user_elsewhere_in(const struct conn *c, const struct room *r)
 {
+    for (uint32_t id = member_of(c)->user->members; id != NO_MEMBER; id = g.members[id].next) {
+        const struct conn *o = conn_by_id((int)id);
+        if (o != c && rooms_has(o, r))
+            return true;
+    }
+    return false;
+}
+
+/* Keeps f in r's history and sends it to every connection in r but except;
+ * returns how many it reached. */
+static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except)
+{
+    struct history *h = rooms_history(r);
+    if (h)
+        history_add(h, f, (uint64_t)id);
+    const uint32_t *ids;
+    uint32_t n = rooms_members(r, &ids);
+    size_t sent = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct conn *c = conn_by_id((int)ids[i]);
+        if (c != except) {
+            deliver(c, f);
+            sent++;
+        }
+    }
+    return sent;
+}
+
+/* A Join or Leave of c's user in r, to the others in r and its history. */
+static void announce_room(int type, const struct conn *c, struct room *r)
+{
+    const struct user *u = member_of(c)->user;
+    size_t len;
+    const char *name = rooms_name(r, &len);
+    struct message m = {.message_type = type, .from = {u->id, u->len}, .to = {name, len}};
+    struct frame *f = encode(&m);
+    if (!f)
+        return;
+    to_room(r, f, m.id, c);
+    frame_unref(f);
+}
+
+/* r's history newer than since, oldest first, within the replay budget. */
+static void replay_room(struct conn *c, struct room *r, uint64_t since)
+{
+    if (!rooms_history_if_any(r))
+        return;
+    const struct history *h = rooms_history(r); /* a join is a use */
+    uint32_t first;
+    history_since(h, since, g.replay_budget, &first);
+    for (uint32_t i = first; i < h->len; i++)
+        deliver(c, history_at(h, i)->frame);
+}
+
+static void join_room(struct conn *c, const struct message *m)
+{
+    char name[MESSAGE_MAX_USER_ID + 1];
+    snprintf(name, sizeof name, "%.*s", (int)m->to.len, m->to.p);
+    const struct claim *allowed = member_of(c)->claim;
+    if (allowed && !jwt_rooms_allow(allowed->text, allowed->len, m->to.p, m->to.len)) {
+        reply_error(c, "error: the token does not allow room \"%s\"", name);
+        return;
+    }
+    struct room *r = rooms_get(m->to.p, m->to.len);
+    switch (r ? rooms_join(c, r) : ROOMS_NO_MEMORY) {
+    case ROOMS_OK:
+        break;
+    case ROOMS_ALREADY_IN:
+        reply_error(c, "error: you are in room \"%s\" already", name);
+        return;
+    case ROOMS_TOO_MANY:
+        reply_error(c, "error: %s", "a connection may be in at most --max-rooms rooms");
+        return;
+    default:
+        reply_error(c, "error: %s", "out of memory");
+        return;
+    }
+    /* The history first, then the others hear of it: the joining
+     * connection never sees its own Join. */
+    replay_room(c, r, m->since > 0 ? (uint64_t)m->since : 0);
+    if (!user_elsewhere_in(c, r))
+        announce_room(MSG_JOIN, c, r);
+}
+
+/* c leaves r, one of its rooms; its user's last connection there says so. */
+static void leave_room(struct conn *c, struct room *r)
+{
+    if (!user_elsewhere_in(c, r))
+        announce_room(MSG_LEAVE, c, r);
+    rooms_leave(c, r);
+}
+
+/* The room named by m->to that c is in, or NULL after telling c it is not. */
+static struct room *room_of_sender(struct conn *c, const struct message *m)
+{
+    struct room *r = rooms_find(m->to.p, m->to.len);
+    if (r && rooms_has(c, r))
+        return r;
+    char name[MESSAGE_MAX_USER_ID + 1];
+    snprintf(name, sizeof name, "%.*s", (int)m->to.len, m->to.p);
+    reply_error(c, "error: you are not in room \"%s\": join it first", name);
+    return NULL;
+}
+
+/* ------------------------------------------------------ joining, leaving */
+
+/* Adds every entry of h newer than since to v. */
+static void collect(const struct history *h, uint64_t since, const struct history_entry **v,
+                    size_t *n)
+{
+    for (uint32_t i = 0; h && i < h->len; i++)
+        if (history_at(h, i)->id > since)
+            v[(*n)++] = history_at(h, i);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = (*(const struct history_entry *const *)a)->id;
+    uint64_t y = (*(const struct history_entry *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* What a connection is sent as it opens (PROTOCOL.md "Recent history"): the
+ * everyone history and those of the rooms it joined at connect, merged in id
+ * order, newer than since, the newest that fit in the replay budget. */
+static void replay_all(struct conn *c, uint64_t since)
+{
+    struct room *const *rooms;
+    size_t nrooms = rooms_of(c, &rooms);
+    if (nrooms == 0) {
+        replay(c, since);
+        return;
+    }
+    const struct history_entry **v = malloc(HISTORY_LEN * (1 + nrooms) * sizeof *v);
+    if (!v) {
+        replay(c, since);       /* the everyone history, at least */
+        return;
+    }
+    size_t n = 0;
+    collect(&g.history, since, v, &n);
+    for (size_t i = 0; i < nrooms; i++)
+        if (rooms_history_if_any(rooms[i]))  /* a use, which forgets no other room's */
+            collect(rooms_history(rooms[i]), since, v, &n);
+    qsort(v, n, sizeof *v, by_id);
+    size_t first = n, bytes = 0;
+    while (first > 0 && bytes + v[first - 1]->frame->len <= g.replay_budget)
+        bytes += v[--first]->frame->len;
+    for (size_t i = first; i < n; i++)
+        deliver(c, v[i]->frame);
+    free(v);
+}
+
+/* Puts c in the rooms of the comma-separated list rooms[0..len), which the
+ * handshake checked. */
+static int join_rooms(struct conn *c, const char *list, size_t len)
+{
+    const char *p = list, *name;
+    size_t n;
+    while (len && (name = message_next_name(&p, list + len, &n))) {
+        struct room *r = rooms_get(name, n);
+        if (!r || rooms_join(c, r) != ROOMS_OK)
+            return -1;
+    }
+    return 0;
+}
+
+int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, const char *rooms,
+                 size_t rooms_len, const char *claim, long claim_len)
+{
+    struct claim *allowed = NULL;
+    if (claim_len >= 0) {
+        if (!(allowed = malloc(sizeof *allowed + (size_t)claim_len)))
+            return -1;
+        allowed->len = (size_t)claim_len;
+        memcpy(allowed->text, claim, (size_t)claim_len);
+    }
     size_t slot_id = (size_t)conn_id(c);
-    if (g.nopen == g.max_open || len > MESSAGE_MAX_USER_ID || slot_id >= g.max_ids)
+    if (g.nopen == g.max_open || len > MESSAGE_MAX_USER_ID || slot_id >= g.max_ids) {
+        free(allowed);
         return -1;
+    }
     uint32_t hash = hash_id(id, len);
     size_t slot = find_slot(id, len, hash);
     struct user *u = g.slots[slot];
     if (!u) {
         u = malloc(sizeof *u + len + 1);
-        if (!u)
+        if (!u) {
+            free(allowed);
             return -1;
+        }
         *u = (struct user){.members = NO_MEMBER, .hash = hash, .len = (uint8_t)len};
         memcpy(u->id, id, len);
         u->id[len] = '\0';
@@ -290,14 +456,22 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since)
         g.users++;
     }
     struct member *m = &g.members[slot_id];
-    *m = (struct member){.user = u, .next = u->members, .open_index = (uint32_t)g.nopen};
+    *m = (struct member){.user = u, .claim = allowed, .next = u->members,
+                         .open_index = (uint32_t)g.nopen};
     u->members = (uint32_t)slot_id;
     u->nconns++;
     g.open[g.nopen++] = (uint32_t)slot_id;
+    if (join_rooms(c, rooms, rooms_len) < 0)
+        return -1;              /* the caller closes c, which leaves all */
 
-    replay(c, since);
+    replay_all(c, since);
     if (u->nconns == 1)
         announce(MSG_ONLINE, u, c);
+    struct room *const *in;
+    size_t n = rooms_of(c, &in);
+    for (size_t i = 0; i < n; i++)
+        if (!user_elsewhere_in(c, in[i]))
+            announce_room(MSG_JOIN, c, in[i]);
     return 0;
 }
 
@@ -306,6 +480,11 @@ void connmgr_leave(struct conn *c)
     struct member *m = member_of(c);
     if (!m)
         return;
+    /* Its rooms first, while its user can still be told apart from it. */
+    struct room *const *rooms;
+    size_t n;
+    while ((n = rooms_of(c, &rooms)) > 0)
+        leave_room(c, rooms[n - 1]);
     uint32_t last = g.open[--g.nopen];
     g.open[m->open_index] = last;
     g.members[last].open_index = m->open_index;
@@ -315,6 +494,7 @@ void connmgr_leave(struct conn *c)
     while (*p != id)
         p = &g.members[*p].next;
     *p = m->next;
+    free(m->claim);
     *m = (struct member){0};
     if (--u->nconns > 0)
         return;
@@ -331,18 +511,21 @@ static const char *refusal(const struct message *m, bool pushed)
 {
     if (m->media_type < 0 || m->media_type > 2)
         return "mediaType must be 0 (text), 1 (image) or 2 (file)";
-    if (m->message_type == MSG_GROUP && m->to.len > 0)
-        return "Group messages go to everyone: leave \"to\" empty (named groups are not defined)";
-    if (m->message_type == MSG_SYSNOTIFY && m->to.len > 0)
-        return "SysNotify goes to everyone: leave \"to\" empty (named groups are not defined)";
-    if (m->message_type == MSG_SINGLE && m->to.len == 0)
+    int64_t t = m->message_type;
+    if (t == MSG_SINGLE && m->to.len == 0)
         return "a Single message needs \"to\", the userId it goes to";
-    if (m->message_type == MSG_SINGLE || m->message_type == MSG_GROUP)
+    if ((t == MSG_JOIN || t == MSG_LEAVE) && m->to.len == 0)
+        return "Join and Leave need \"to\", the room";
+    if (t != MSG_SINGLE && m->to.len > 0 && message_room_problem(m->to.p, m->to.len))
+        return message_room_problem(m->to.p, m->to.len);
+    if (t == MSG_SINGLE || t == MSG_GROUP)
         return NULL;
-    if (pushed && m->message_type == MSG_SYSNOTIFY)
+    if (pushed)
+        return t == MSG_SYSNOTIFY ? NULL
+                                  : "messageType must be 0 (Single), 1 (Group) or 2 (SysNotify)";
+    if (t == MSG_JOIN || t == MSG_LEAVE)
         return NULL;
-    return pushed ? "messageType must be 0 (Single), 1 (Group) or 2 (SysNotify)"
-                  : "messageType must be 0 (Single) or 1 (Group)";
+    return "messageType must be 0 (Single), 1 (Group), 5 (Join) or 6 (Leave)";
 }
 
 void connmgr_refuse(struct conn *from, const char *why)
@@ -357,6 +540,18 @@ void connmgr_route(struct conn *from, struct message *m)
         reply_error(from, "error: %s", bad);
         return;
     }
+    struct room *room = NULL;
+    if (m->message_type == MSG_JOIN) {
+        join_room(from, m);
+        return;
+    }
+    if (m->message_type == MSG_LEAVE) {
+        if ((room = room_of_sender(from, m)))
+            leave_room(from, room);
+        return;
+    }
+    if (m->message_type == MSG_GROUP && m->to.len > 0 && !(room = room_of_sender(from, m)))
+        return;
     const struct user *to = NULL;
     if (m->message_type == MSG_SINGLE) {
         to = user_find(m->to.p, m->to.len);
@@ -379,6 +574,8 @@ void connmgr_route(struct conn *from, struct message *m)
         return;
     if (to) {
         send_to_user(to, f);
+    } else if (room) {
+        to_room(room, f, m->id, from);
     } else {
         remember(f, m->id);
         broadcast(f, from);
@@ -399,9 +596,13 @@ long connmgr_push(struct message *m, char *why, size_t whycap)
         return -1;
     }
     size_t n;
+    struct room *room;
     if (m->message_type == MSG_SINGLE) {
         const struct user *u = user_find(m->to.p, m->to.len);
         n = u ? send_to_user(u, f) : 0;
+    } else if (m->to.len > 0) {
+        /* To a room, which keeps the message for whoever joins it later. */
+        n = (room = rooms_get(m->to.p, m->to.len)) ? to_room(room, f, m->id, NULL) : 0;
     } else {
         remember(f, m->id);
         n = broadcast(f, NULL);
@@ -438,4 +639,24 @@ size_t connmgr_user_ids(const char **ids, size_t cap)
         if (g.slots[i])
             ids[n++] = g.slots[i]->id;
     return n;
+}
+
+long connmgr_room_user_ids(const char *room, size_t len, const char **ids, size_t cap)
+{
+    const struct room *r = rooms_find(room, len);
+    if (!r)
+        return -1;
+    const uint32_t *members;
+    uint32_t n = rooms_members(r, &members);
+    size_t k = 0;
+    for (uint32_t i = 0; i < n && k < cap; i++)
+        ids[k++] = g.members[members[i]].user->id;
+    return (long)k;
+}
+
+size_t connmgr_room_connections(const char *room, size_t len)
+{
+    const struct room *r = rooms_find(room, len);
+    const uint32_t *members;
+    return r ? rooms_members(r, &members) : 0;
 }

@@ -8,17 +8,23 @@
 #include "conn.h"
 #include "message.h"
 
-#define CONNMGR_HISTORY 100     /* messages replayed to a newcomer */
 
 /* Sizes the table once for max_connections, whose conn_id()s are below
  * max_ids; replay_budget bounds the bytes of history replayed to a
- * newcomer. 0, or -1 when out of memory. */
-int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget);
+ * newcomer; a connection is in at most max_rooms rooms, and the histories
+ * of at most max_room_histories rooms are kept. 0, or -1 when out of memory. */
+int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
+                 size_t max_rooms, size_t max_room_histories);
 
-/* Adds an upgraded connection to user id: replays the history newer than
- * since, then, if it is the user's first connection, tells every other
- * connection that the user is online. -1 when out of memory. */
-int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since);
+/* Adds an upgraded connection to user id, in the rooms of the comma-separated
+ * list rooms[0..rooms_len) (names the handshake checked): replays the
+ * histories newer than since, then, if it is the user's first connection,
+ * tells every other connection that the user is online, and each room
+ * where it is the user's first that the user joined. claim[0..claim_len) is
+ * its token's rooms claim, which decides the rooms it may join later
+ * (claim_len -1: any, as without a secret). -1 when out of memory. */
+int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, const char *rooms,
+                 size_t rooms_len, const char *claim, long claim_len);
 /* Removes a closing connection; the user's last one makes it offline. */
 void connmgr_leave(struct conn *c);
 
@@ -41,5 +47,10 @@ uint64_t connmgr_last_id(void);
 /* Fills ids with up to cap userIds (NUL-terminated, owned by the table and
  * good until the next leave), in no order; returns how many. */
 size_t connmgr_user_ids(const char **ids, size_t cap);
+/* The same for the connections in room[0..len): a user once for each of its
+ * connections there. -1 when there is no such room open. */
+long connmgr_room_user_ids(const char *room, size_t len, const char **ids, size_t cap);
+/* How many connections room[0..len) has (0 where it is not open). */
+size_t connmgr_room_connections(const char *room, size_t len);
 
 #endif

@@ -5,6 +5,7 @@
  * The checks run from the cheapest and most general to the most particular:
  * is it a WebSocket handshake at all, may this Origin and is there room, and
  * only then who it is (the userId, and the token's HMAC). */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -87,6 +88,58 @@ static bool parse_since(const char *s, long len, uint64_t *out)
     return true;
 }
 
+/* rooms=A,B (PROTOCOL.md "Rooms"): percent-decoded, then split at commas;
+ * each a room's name, none twice, at most --max-rooms. NULL when they pass. */
+static const char *rooms_problem(const struct http_request *req, const struct config *cfg,
+                                 struct handshake *hs)
+{
+    long n = http_query_get(req->target, req->target_len, "rooms", hs->rooms, sizeof hs->rooms);
+    if (n == -2)
+        return "rooms is not well percent-encoded";
+    if (n <= 0)
+        return NULL;            /* no rooms= (or an empty one): no room */
+    hs->rooms_len = (size_t)n;
+    const char *end = hs->rooms + n, *p = hs->rooms, *name;
+    size_t len;
+    long count = 0;
+    while ((name = message_next_name(&p, end, &len))) {
+        const char *bad = message_room_problem(name, len);
+        if (bad) {
+            snprintf(hs->why_buf, sizeof hs->why_buf, "rooms: %s", bad);
+            return hs->why_buf;
+        }
+        const char *q = hs->rooms, *other;
+        size_t olen;
+        while ((other = message_next_name(&q, end, &olen)) && other != name) {
+            if (olen == len && memcmp(other, name, len) == 0) {
+                snprintf(hs->why_buf, sizeof hs->why_buf, "rooms: \"%.*s\" is asked for twice",
+                         (int)len, name);
+                return hs->why_buf;
+            }
+        }
+        if (++count > cfg->max_rooms)
+            return "rooms: more rooms than --max-rooms allows";
+    }
+    return NULL;
+}
+
+/* With a secret, the token's rooms claim says which rooms the user may join
+ * (PROTOCOL.md "Rooms"): a connect asking for another is 403. */
+static const char *rooms_refused(struct handshake *hs)
+{
+    const char *p = hs->rooms, *end = hs->rooms + hs->rooms_len, *name;
+    size_t len;
+    while (hs->rooms_len && (name = message_next_name(&p, end, &len))) {
+        if (!jwt_rooms_allow(hs->claim, (size_t)hs->claim_len, name, len)) {
+            hs->status = 403;
+            snprintf(hs->why_buf, sizeof hs->why_buf, "the token does not allow room \"%.*s\"",
+                     (int)len, name);
+            return hs->why_buf;
+        }
+    }
+    return NULL;
+}
+
 /* Who it is, from pusher's query: userId, since, and the token, for which
  * §4.2.2 lets a server authenticate the client with a 401 and its
  * WWW-Authenticate. NULL when they pass; else the reason, with hs's status
@@ -103,18 +156,25 @@ static const char *user_problem(const struct http_request *req, const struct con
     long slen = http_query_get(req->target, req->target_len, "since", since, sizeof since);
     if (!parse_since(since, slen, &hs->since))
         return "since must be a message id (a whole number)";
+    if ((why = rooms_problem(req, cfg, hs)))
+        return why;
+    hs->claim_len = -1;
     if (!cfg->secret)
         return NULL;
     char token[HTTP_MAX_REQUEST_LINE];
+    static struct jwt_rooms claim; /* 4 KiB: not on the stack; the loop is one thread */
     long tlen = http_query_get(req->target, req->target_len, "token", token, sizeof token);
     int r = tlen < 0 ? JWT_ERR_FORMAT
                      : jwt_check_hs256(token, (size_t)tlen, (const uint8_t *)cfg->secret,
-                                       strlen(cfg->secret), hs->user, hs->user_len, now);
-    if (r == JWT_OK)
-        return NULL;
-    hs->status = 401;
-    hs->extra = "WWW-Authenticate: Bearer\r\n";
-    return tlen == -1 ? "token is missing" : jwt_strerror(r);
+                                       strlen(cfg->secret), hs->user, hs->user_len, now, &claim);
+    if (r != JWT_OK) {
+        hs->status = 401;
+        hs->extra = "WWW-Authenticate: Bearer\r\n";
+        return tlen == -1 ? "token is missing" : jwt_strerror(r);
+    }
+    hs->claim_len = claim.present ? (long)claim.len : 0;
+    memcpy(hs->claim, claim.text, (size_t)hs->claim_len);
+    return rooms_refused(hs);
 }
 
 /* RFC 6455 §10.2: the Origin header is how a server keeps other sites' pages

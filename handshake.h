@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "jwt.h"
 #include "ws.h"
 
 struct handshake {
@@ -24,7 +25,14 @@ struct handshake {
     char user[HTTP_MAX_REQUEST_LINE]; /* accepted (not echo): the userId, decoded */
     size_t user_len;             /* its length in bytes */
     uint64_t since;              /* accepted: replay history after this id (0: all) */
+    char rooms[HTTP_MAX_REQUEST_LINE]; /* accepted: rooms= decoded, names split by ',' */
+    size_t rooms_len;            /* its length in bytes (0: no room) */
+    long claim_len;              /* accepted: -1 without a secret (any room), else the
+                                    bytes of the token's rooms claim in claim (0: none) */
+    char claim[JWT_MAX_TOKEN];   /* the claim's JSON array, as jwt_rooms_allow reads it */
+    char why_buf[160];           /* refused: room for a reason that names something */
 };
+
 
 /* Decides on req, a request for /websocket, or for /echo when echo (which
  * takes no userId and no token). open is the number of open WebSockets, for

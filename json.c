@@ -250,13 +250,13 @@ static const char *scan_value(struct json_iter *it, const char *p, unsigned dept
     }
 }
 
-int json_object_begin(struct json_iter *it, const char *in, size_t len)
+static int begin(struct json_iter *it, const char *in, size_t len, char open, const char *what)
 {
     const char *p = skip_ws(in, in + len);
 
     *it = (struct json_iter){in, in + len, p, ITER_FAILED, NULL, 0};
-    if (p == it->end || *p != '{') {
-        fail(it, p, "not a JSON object");
+    if (p == it->end || *p != open) {
+        fail(it, p, what);
         return -1;
     }
     it->at = p + 1;
@@ -264,21 +264,32 @@ int json_object_begin(struct json_iter *it, const char *in, size_t len)
     return 0;
 }
 
-int json_object_next(struct json_iter *it, struct json_value *key, struct json_value *val)
+int json_object_begin(struct json_iter *it, const char *in, size_t len)
+{
+    return begin(it, in, len, '{', "not a JSON object");
+}
+
+int json_array_begin(struct json_iter *it, const char *in, size_t len)
+{
+    return begin(it, in, len, '[', "not a JSON array");
+}
+
+/* The next member (object) or element: see json_object_next. */
+static int next(struct json_iter *it, bool object, struct json_value *key, struct json_value *val)
 {
     const char *p;
     bool closed;
 
     if (it->state == ITER_ENDED || it->state == ITER_FAILED)
         return it->state == ITER_ENDED ? 0 : -1;
-    p = step(it, it->at, true, it->state == ITER_FIRST, &closed, key);
+    p = step(it, it->at, object, it->state == ITER_FIRST, &closed, key);
     if (p && closed) {
         p = skip_ws(p, it->end);
         if (p == it->end) {
             it->state = ITER_ENDED;
             return 0;
         }
-        p = fail(it, p, "data after the object");
+        p = fail(it, p, object ? "data after the object" : "data after the array");
     }
     if (p)
         p = scan_value(it, p, 1, val);
@@ -289,6 +300,16 @@ int json_object_next(struct json_iter *it, struct json_value *key, struct json_v
     it->at = p;
     it->state = ITER_MORE;
     return 1;
+}
+
+int json_object_next(struct json_iter *it, struct json_value *key, struct json_value *val)
+{
+    return next(it, true, key, val);
+}
+
+int json_array_next(struct json_iter *it, struct json_value *val)
+{
+    return next(it, false, NULL, val);
 }
 
 /* ---- Decoding strings and numbers ------------------------------------------ */

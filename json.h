@@ -39,6 +39,12 @@ int json_object_begin(struct json_iter *it, const char *in, size_t len);
  * keys are returned as they come. After 0 or -1 it keeps returning the same. */
 int json_object_next(struct json_iter *it, struct json_value *key, struct json_value *val);
 
+/* The same for the elements of the array that is the whole of in[0..len):
+ * begin answers -1 with "not a JSON array"; next gives 1 with each element
+ * in *val, 0 at the end, -1 on a syntax error. */
+int json_array_begin(struct json_iter *it, const char *in, size_t len);
+int json_array_next(struct json_iter *it, struct json_value *val);
+
 /* Decodes a JSON_STRING value from json_object_next into out, which must hold
  * v->len bytes (the decoded form is never longer). Returns the decoded length,
  * or -1 for an unpaired surrogate escape (it has no UTF-8 form). Raw bytes are

@@ -162,6 +162,32 @@ static int check_header(const char *json, size_t len)
     return string_is(&v[ALG], "HS256", 5) ? JWT_OK : JWT_ERR_ALG;
 }
 
+/* pusher's own claim, rooms (PROTOCOL.md "Rooms"): an array of strings. */
+static bool rooms_claim_ok(const struct json_value *v)
+{
+    struct json_iter it;
+    struct json_value e;
+    int r;
+    if (v->type != JSON_ARRAY || json_array_begin(&it, v->p, v->len) < 0)
+        return false;
+    while ((r = json_array_next(&it, &e)) == 1)
+        if (e.type != JSON_STRING)
+            return false;
+    return r == 0;
+}
+
+bool jwt_rooms_allow(const char *claim, size_t len, const char *room, size_t room_len)
+{
+    struct json_iter it;
+    struct json_value e;
+    if (json_array_begin(&it, claim, len) < 0)
+        return false;
+    while (json_array_next(&it, &e) == 1)
+        if (string_is(&e, "*", 1) || string_is(&e, room, room_len))
+            return true;
+    return false;
+}
+
 /* RFC 7519 section 4.1: sub (4.1.2) must name the user (any user where
  * user is NULL); the token is good
  * before exp (4.1.4) and from nbf (4.1.5) on, both where present. They are
@@ -169,15 +195,23 @@ static int check_header(const char *json, size_t len)
  * writes one, so one written so (1.7e9 too) is refused as JWT_ERR_FORMAT
  * rather than read with floating point. */
 static int check_claims(const char *json, size_t len, const char *user,
-                        size_t user_len, int64_t now)
+                        size_t user_len, int64_t now, struct jwt_rooms *rooms)
 {
-    enum { SUB, EXP, NBF };
-    static const char *const names[] = {"sub", "exp", "nbf"};
-    struct json_value v[3];
+    enum { SUB, EXP, NBF, ROOMS };
+    static const char *const names[] = {"sub", "exp", "nbf", "rooms"};
+    struct json_value v[4];
     int64_t exp = 0, nbf = 0;
 
-    if (!read_members(json, len, names, v, 3))
+    if (!read_members(json, len, names, v, 4))
         return JWT_ERR_FORMAT;
+    if (v[ROOMS].p && !rooms_claim_ok(&v[ROOMS]))
+        return JWT_ERR_FORMAT;
+    if (rooms) {
+        rooms->present = v[ROOMS].p != NULL;
+        rooms->len = v[ROOMS].p ? v[ROOMS].len : 0;
+        if (rooms->len)
+            memcpy(rooms->text, v[ROOMS].p, rooms->len);
+    }
     if ((v[EXP].p && json_integer(&v[EXP], &exp) != 0) ||
         (v[NBF].p && json_integer(&v[NBF], &nbf) != 0))
         return JWT_ERR_FORMAT;
@@ -197,7 +231,7 @@ static int check_claims(const char *json, size_t len, const char *user,
  * refuses. The payload is read only once the signature holds. */
 int jwt_check_hs256(const char *token, size_t len, const uint8_t *secret,
                     size_t secret_len, const char *user, size_t user_len,
-                    int64_t now)
+                    int64_t now, struct jwt_rooms *rooms)
 {
     uint8_t buf[JWT_MAX_DECODED], mac[JWT_HMAC_LEN];
     const char *end = token + len, *dot1, *dot2;
@@ -229,7 +263,7 @@ int jwt_check_hs256(const char *token, size_t len, const uint8_t *secret,
     n = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), buf);
     if (n < 0)
         return JWT_ERR_FORMAT;
-    return check_claims((const char *)buf, (size_t)n, user, user_len, now);
+    return check_claims((const char *)buf, (size_t)n, user, user_len, now, rooms);
 }
 
 const char *jwt_strerror(int err)

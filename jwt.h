@@ -4,11 +4,20 @@
 #ifndef JWT_H
 #define JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define JWT_MAX_TOKEN 4096 /* longer tokens are refused unread */
 #define JWT_HMAC_LEN 32    /* bytes of an HMAC-SHA256 */
+
+/* The token's rooms claim, where jwt_check_hs256 is asked for it: an array
+ * of room names, "*" for any. A token without it allows no room. */
+struct jwt_rooms {
+    bool present;               /* the token has a rooms claim */
+    size_t len;                 /* bytes of its JSON text in text */
+    char text[JWT_MAX_TOKEN];   /* the array as written, e.g. ["lobby","dev"] */
+};
 
 enum jwt_result {
     JWT_OK = 0,
@@ -26,10 +35,16 @@ enum jwt_result {
  * (or, with user NULL, any string: a token of some user, for reads that any
  * user may make),
  * whose exp (if any) is after now and whose nbf (if any) is not. The checks
- * run in that order and the first failure is returned; JWT_OK if none. */
+ * run in that order and the first failure is returned; JWT_OK if none. A
+ * rooms claim (pusher's own) must be an array of strings, or the payload is
+ * JWT_ERR_FORMAT; it is kept in *rooms unless rooms is NULL. */
 int jwt_check_hs256(const char *token, size_t len, const uint8_t *secret,
                     size_t secret_len, const char *user, size_t user_len,
-                    int64_t now);
+                    int64_t now, struct jwt_rooms *rooms);
+
+/* Does the rooms claim claim[0..len) (jwt_rooms's text) allow room? It does
+ * when it names it, or holds "*". */
+bool jwt_rooms_allow(const char *claim, size_t len, const char *room, size_t room_len);
 
 /* A short text for a jwt_result, for logs. */
 const char *jwt_strerror(int err);

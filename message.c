@@ -30,9 +30,11 @@ static const struct field {
     FIELD("createAt", create_at, false),
     FIELD("updateAt", update_at, false),
     FIELD("id", id, false),
+    FIELD("since", since, false), /* read on a Join, never written */
 #undef FIELD
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
+#define NWRITTEN (NFIELDS - 1)     /* all but since */
 
 /* The field key names, or NULL. Keys compare decoded ("\u0074o" is "to");
  * a key too long to decode to a field's name is none, unread. */
@@ -106,7 +108,7 @@ size_t message_bound(const struct message *m)
 {
     size_t n = 1;
 
-    for (const struct field *f = fields; f < fields + NFIELDS; f++) {
+    for (const struct field *f = fields; f < fields + NWRITTEN; f++) {
         const struct json_str *s = (const struct json_str *)((const char *)m + f->offset);
         n += f->name_len + 4 + (f->is_string ? json_string_bound(s->len) : 20);
     }
@@ -117,7 +119,7 @@ size_t message_write(char *out, const struct message *m)
 {
     char *o = out;
 
-    for (const struct field *f = fields; f < fields + NFIELDS; f++) {
+    for (const struct field *f = fields; f < fields + NWRITTEN; f++) {
         const char *at = (const char *)m + f->offset;
         size_t n = f->name_len;
         *o++ = f == fields ? '{' : ',';
@@ -137,19 +139,50 @@ size_t message_write(char *out, const struct message *m)
 
 /* ---- The userId --------------------------------------------------------------- */
 
-const char *message_user_id_problem(const char *id, size_t len)
+/* Which rule of the name rule name[0..len) breaks: 0 for none. */
+enum { NAME_OK, NAME_EMPTY, NAME_LONG, NAME_NOT_UTF8, NAME_CONTROL };
+
+static int name_check(const char *s, size_t len)
 {
     if (len == 0)
-        return "userId is empty";
+        return NAME_EMPTY;
     if (len > MESSAGE_MAX_USER_ID)
-        return "userId is longer than 64 bytes";
-    if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)id, len) != UTF8_ACCEPT)
-        return "userId is not valid UTF-8";
+        return NAME_LONG;
+    if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)s, len) != UTF8_ACCEPT)
+        return NAME_NOT_UTF8;
     for (size_t i = 0; i < len; i++) {
-        uint8_t b = (uint8_t)id[i];
-        bool c1 = b == 0xC2 && i + 1 < len && (uint8_t)id[i + 1] <= 0x9F;
+        uint8_t b = (uint8_t)s[i];
+        bool c1 = b == 0xC2 && i + 1 < len && (uint8_t)s[i + 1] <= 0x9F;
         if (b < 0x20 || b == 0x7F || c1)
-            return "userId holds a control character";
+            return NAME_CONTROL;
     }
-    return NULL;
+    return NAME_OK;
+}
+
+const char *message_user_id_problem(const char *id, size_t len)
+{
+    static const char *const why[] = {
+        NULL, "userId is empty", "userId is longer than 64 bytes", "userId is not valid UTF-8",
+        "userId holds a control character",
+    };
+    return why[name_check(id, len)];
+}
+
+const char *message_room_problem(const char *name, size_t len)
+{
+    static const char *const why[] = {
+        NULL, "a room name is empty", "a room name is longer than 64 bytes",
+        "a room name is not valid UTF-8", "a room name holds a control character",
+    };
+    return why[name_check(name, len)];
+}
+
+const char *message_next_name(const char **p, const char *end, size_t *len)
+{
+    if (!*p || *p > end)
+        return NULL;
+    const char *name = *p, *comma = memchr(name, ',', (size_t)(end - name));
+    *len = (size_t)((comma ? comma : end) - name);
+    *p = comma ? comma + 1 : NULL;
+    return name;
 }

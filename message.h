@@ -11,7 +11,8 @@
 #define MESSAGE_MAX_USER_ID 64  /* bytes of a userId, after percent-decoding */
 
 /* messageType */
-enum message_type { MSG_SINGLE, MSG_GROUP, MSG_SYSNOTIFY, MSG_ONLINE, MSG_OFFLINE };
+enum message_type { MSG_SINGLE, MSG_GROUP, MSG_SYSNOTIFY, MSG_ONLINE, MSG_OFFLINE, MSG_JOIN,
+                    MSG_LEAVE };
 
 struct message {
     int64_t message_type;    /* absent -> 0, as the original Go program's zero value */
@@ -24,6 +25,7 @@ struct message {
     int64_t create_at;       /* absent -> 0 */
     int64_t update_at;       /* absent -> 0 */
     int64_t id;              /* absent -> 0 */
+    int64_t since;           /* absent -> 0; a Join's history starts after it; never written */
 };
 
 /* Reads one Message from in[0..len). scratch must hold len bytes: the decoded
@@ -49,5 +51,11 @@ size_t message_write(char *out, const struct message *m);
 /* NULL when id[0..len) may be a userId (1 to 64 bytes of UTF-8 without a
  * control character: C0, DEL or C1), else what is wrong with it. */
 const char *message_user_id_problem(const char *id, size_t len);
+/* The same rule for a room's name, in its own words. */
+const char *message_room_problem(const char *name, size_t len);
+/* The next name of a comma-separated list (rooms=a,b) at *p, before end:
+ * sets *len and returns it, moving *p past it and its comma; NULL after the
+ * last. */
+const char *message_next_name(const char **p, const char *end, size_t *len);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "connmgr.h"
 #include "metrics.h"
+#include "rooms.h"
 #include "stats.h"
 
 static void gauge(struct buf *b, const char *name, size_t v)
@@ -30,6 +31,8 @@ void metrics_write(struct buf *b)
 {
     gauge(b, "pusher_connections", connmgr_connections());
     gauge(b, "pusher_users", connmgr_users());
+    gauge(b, "pusher_rooms", rooms_open());
+    gauge(b, "pusher_room_memberships", rooms_memberships());
     counter(b, "pusher_messages_received_total", stats.messages_received);
     counter(b, "pusher_messages_sent_total", stats.messages_sent);
     counter(b, "pusher_bytes_received_total", stats.bytes_received);

@@ -176,7 +176,8 @@ int main(int argc, char **argv)
         return 1;
     }
     struct loop *l = loop_create((int)fds, cfg.backend);
-    if (!l || connmgr_init((size_t)fds, (size_t)cfg.max_connections, cfg.max_pending / 2) < 0 ||
+    if (!l || connmgr_init((size_t)fds, (size_t)cfg.max_connections, cfg.max_pending / 2,
+                           (size_t)cfg.max_rooms, (size_t)cfg.max_room_histories) < 0 ||
         server_init(l, &cfg, lfd, (size_t)sockets, (size_t)fds) < 0) {
         fprintf(stderr, "pusher: out of memory\n");
         return 1;

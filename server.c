@@ -124,7 +124,7 @@ static void upgrade(struct conn *c, const struct http_request *req, bool echo)
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", hs.accept);
     conn_send_raw(c, head, (size_t)n);
-    session_open(c, echo, hs.user, hs.user_len, hs.since);
+    session_open(c, echo, &hs);
 }
 
 /* ------------------------------------------------------- plain endpoints */

@@ -238,7 +238,7 @@ int session_init(const struct config *cfg, size_t max_ids)
     return g.sessions && g.scratch ? 0 : -1;
 }
 
-void session_open(struct conn *c, bool echo, const char *user, size_t len, uint64_t since)
+void session_open(struct conn *c, bool echo, const struct handshake *hs)
 {
     size_t i = (size_t)conn_id(c);
     if (i >= g.max_ids) {
@@ -256,7 +256,8 @@ void session_open(struct conn *c, bool echo, const char *user, size_t len, uint6
         log_conn(LOG_INFO, "event=connect fd=%d user=\"\" endpoint=echo", conn_id(c));
         return;
     }
-    if (connmgr_join(c, user, len, since) < 0) {
+    if (connmgr_join(c, hs->user, hs->user_len, hs->since, hs->rooms, hs->rooms_len, hs->claim,
+                     hs->claim_len) < 0) {
         session_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }

@@ -10,14 +10,15 @@
 
 #include "config.h"
 #include "conn.h"
+#include "handshake.h"
 
 /* Sessions of conn_id()s below max_ids. 0, or -1 when out of memory. */
 int session_init(const struct config *cfg, size_t max_ids);
 
 /* Makes c, just answered with its 101, a WebSocket. On /echo (echo) it has
- * no user; else it joins routing as user[0..len), with the history after
- * since. */
-void session_open(struct conn *c, bool echo, const char *user, size_t len, uint64_t since);
+ * no user; else it joins routing as the user hs names, in its rooms, with
+ * the history after its since. */
+void session_open(struct conn *c, bool echo, const struct handshake *hs);
 
 /* Feeds bytes from c's socket: the transport's input for a session, and the
  * bytes that came right after the handshake. */

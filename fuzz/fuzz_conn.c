@@ -38,6 +38,7 @@
 #include "config.h"
 #include "conn.h"
 #include "connmgr.h"
+#include "history.h"
 #include "fuzz/fuzz.h"
 #include "http.h"
 #include "json.h"
@@ -108,7 +109,7 @@ static void make_hello(char *out, size_t cap, const char *target)
  * server whatever ran before it (the history is replayed to each newcomer). */
 static void fill_history(void)
 {
-    for (int i = 0; i < CONNMGR_HISTORY; i++) {
+    for (int i = 0; i < HISTORY_LEN; i++) {
         struct message m = {.message_type = 1, .from = {"", 0}, .to = {"", 0},
                             .content = {"earlier", 7}, .file_id = {"", 0}, .url = {"", 0}};
         char why[64];
@@ -131,7 +132,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg = base;
     log_set_level(LOG_ERROR);
     loop = loop_create(1024, cfg.backend);
-    EXPECT(loop && connmgr_init(1024, (size_t)cfg.max_connections, cfg.max_pending / 2) == 0);
+    EXPECT(loop && connmgr_init(1024, (size_t)cfg.max_connections, cfg.max_pending / 2,
+                                 (size_t)cfg.max_rooms, 16) == 0);
     /* No listening socket: connections come from conn_accept() below. */
     EXPECT(server_init(loop, &cfg, -1, 16, 1024) == 0);
     fill_history();
@@ -289,7 +291,7 @@ static size_t check_frame(const struct peer *p, const uint8_t *f, size_t left, b
             int ok = message_read((const char *)payload, len, scratch, &m, why, sizeof why);
             if (ok != 0)
                 fprintf(stderr, "not a Message (%s): %.*s\n", why, (int)len, payload);
-            EXPECT(ok == 0 && m.message_type >= 0 && m.message_type <= 4);
+            EXPECT(ok == 0 && m.message_type >= 0 && m.message_type <= 6);
             free(scratch);
         }
         break;

@@ -217,9 +217,10 @@ static long ref_decode(const char *p, size_t len, char *out)
 
 /* ---- The Message, as the reference reads it ------------------------------- */
 
-enum { F_TYPE, F_MEDIA, F_FROM, F_TO, F_CONTENT, F_FILE, F_URL, F_CREATE, F_UPDATE, F_ID, NF };
+enum { F_TYPE, F_MEDIA, F_FROM, F_TO, F_CONTENT, F_FILE, F_URL, F_CREATE, F_UPDATE, F_ID,
+       F_SINCE, NF };
 static const char *const names[NF] = {"messageType", "mediaType", "from", "to", "content",
-                                      "fileId", "url", "createAt", "updateAt", "id"};
+                                      "fileId", "url", "createAt", "updateAt", "id", "since"};
 
 struct expected {
     bool ok;                 /* message_read must succeed */
@@ -249,7 +250,8 @@ static int64_t num_field(const struct message *m, int f)
     case F_MEDIA: return m->media_type;
     case F_CREATE: return m->create_at;
     case F_UPDATE: return m->update_at;
-    default: return m->id;
+    case F_ID: return m->id;
+    default: return m->since;
     }
 }
 
@@ -346,7 +348,7 @@ static void walk(const char *in, size_t len, struct expected *e)
 
 static void check_same(const struct message *a, const struct message *b)
 {
-    for (int f = 0; f < NF; f++) {
+    for (int f = 0; f < F_SINCE; f++) { /* since is read, never written */
         const struct json_str *sa = str_field(a, f), *sb = str_field(b, f);
         if (is_string(f))
             EXPECT(sa->len == sb->len && memcmp(sa->p, sb->p, sa->len) == 0);

@@ -25,7 +25,7 @@ static const int64_t now = 1764000000; /* 2025-11-24 */
 static int check(const char *token, size_t len, const char *user)
 {
     int r = jwt_check_hs256(token, len, (const uint8_t *)secret, sizeof secret - 1, user,
-                            strlen(user), now);
+                            strlen(user), now, NULL);
     EXPECT(r <= JWT_OK && r >= JWT_ERR_NOT_YET);
     EXPECT(strcmp(jwt_strerror(r), "unknown error") != 0);
     return r;

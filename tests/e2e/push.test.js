@@ -98,9 +98,9 @@ const BAD_BODIES = [
   ['mediaType 3', '{"messageType":1,"mediaType":3,"content":"x"}'],
   ['content as a number', '{"messageType":1,"content":1}'],
   ['trailing garbage', '{"messageType":1,"content":"x"}}'],
-  // `to` on a Group or SysNotify names a room, and there are none yet.
-  ['a Group with to', '{"messageType":1,"to":"room","content":"x"}'],
-  ['a SysNotify with to', '{"messageType":2,"to":"room","content":"x"}'],
+  // `to` on a Group or SysNotify names a room, and a room's name follows the userId rule.
+  ['a Group to a room named with 65 bytes', `{"messageType":1,"to":"${'r'.repeat(65)}","content":"x"}`],
+  ['a SysNotify to a room named with a control character', '{"messageType":2,"to":"a\\u0001b","content":"x"}'],
 ];
 
 test('a bad push body is answered 400 and delivers nothing', h.T, async (t) => {

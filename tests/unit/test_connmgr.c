@@ -10,6 +10,7 @@
 #include "check.h"
 #include "conn.h"
 #include "connmgr.h"
+#include "history.h"
 #include "stats.h"
 
 /* ------------------------------------------------ stubs of the conn layer */
@@ -79,7 +80,7 @@ void conn_send(struct conn *c, struct frame *f)
 
 static void join(int i, const char *user)
 {
-    CHECK(connmgr_join(&conns[i], user, strlen(user), 0) == 0);
+    CHECK(connmgr_join(&conns[i], user, strlen(user), 0, NULL, 0, NULL, -1) == 0);
 }
 
 /* What the session does with a whole text message: read it as a Message
@@ -161,7 +162,7 @@ static void test_history(void)
     nsent = 0;
     join(1, "h2");
     /* The newcomer gets the last 100, not its own OnlineNotify. */
-    CHECK(sent_to(1) == CONNMGR_HISTORY);
+    CHECK(sent_to(1) == HISTORY_LEN);
     connmgr_leave(&conns[1]);
     connmgr_leave(&conns[0]);
 }
@@ -183,7 +184,7 @@ static void test_churn(void)
         if (present[u]) {
             connmgr_leave(&conns[u + 1]);
         } else {
-            CHECK(connmgr_join(&conns[u + 1], name, strlen(name), UINT64_MAX) == 0);
+            CHECK(connmgr_join(&conns[u + 1], name, strlen(name), UINT64_MAX, NULL, 0, NULL, -1) == 0);
         }
         present[u] = !present[u];
         recording = true;
@@ -212,7 +213,7 @@ int main(void)
 {
     for (int i = 0; i < MAX_CONNS; i++)
         conns[i].id = i;        /* conn_id(): routing keeps its state by it */
-    CHECK(connmgr_init(MAX_CONNS, MAX_CONNS / 2, 1 << 20) == 0);
+    CHECK(connmgr_init(MAX_CONNS, MAX_CONNS / 2, 1 << 20, 100, 16) == 0);
     test_routing();
     test_history();
     join(0, "sender");

@@ -111,7 +111,7 @@ static int check_as(const char *token, const char *user)
 {
     char *copy = check_tail_copy(token, strlen(token));
     int r = jwt_check_hs256(copy, strlen(token), secret, SECRET_LEN, user, user ? strlen(user) : 0,
-                            NOW);
+                            NOW, NULL);
 
     free(copy);
     return r;
@@ -153,7 +153,7 @@ static void test_valid(void)
     CHECK(check(tok) == JWT_OK);
     for (size_t n = 0; n < len; n++) {
         char *copy = check_tail_copy(tok, n);
-        bad += jwt_check_hs256(copy, n, secret, SECRET_LEN, "alice", 5, NOW) == JWT_OK;
+        bad += jwt_check_hs256(copy, n, secret, SECRET_LEN, "alice", 5, NOW, NULL) == JWT_OK;
         free(copy);
         char cut[JWT_MAX_TOKEN];
         memcpy(cut, tok, n);
@@ -169,7 +169,7 @@ static void test_valid(void)
         "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
     const char *io_secret = "your-256-bit-secret";
     CHECK(jwt_check_hs256(io, strlen(io), (const uint8_t *)io_secret, strlen(io_secret),
-                          "1234567890", 10, NOW) == JWT_OK);
+                          "1234567890", 10, NOW, NULL) == JWT_OK);
 }
 
 static void test_signature(void)
@@ -180,7 +180,7 @@ static void test_signature(void)
     *strrchr(tok, '.') = '\0';
     sign(tok, other, sizeof other - 1);
     CHECK(check(tok) == JWT_ERR_SIGNATURE);
-    CHECK(jwt_check_hs256(tok, strlen(tok), other, sizeof other - 1, "alice", 5, NOW) == JWT_OK);
+    CHECK(jwt_check_hs256(tok, strlen(tok), other, sizeof other - 1, "alice", 5, NOW, NULL) == JWT_OK);
 
     /* A signature of the wrong length, or none; one byte more than the
      * right one is wrong too. */
@@ -206,7 +206,7 @@ static void test_signature(void)
     make(tok, hs256, alice);
     *strrchr(tok, '.') = '\0';
     sign(tok, (const uint8_t *)"", 0);
-    CHECK(jwt_check_hs256(tok, strlen(tok), (const uint8_t *)"", 0, "alice", 5, NOW) == JWT_OK);
+    CHECK(jwt_check_hs256(tok, strlen(tok), (const uint8_t *)"", 0, "alice", 5, NOW, NULL) == JWT_OK);
     CHECK(check(tok) == JWT_ERR_SIGNATURE);
 }
 

@@ -32,7 +32,7 @@ const MISTAKES = [
   ['content that is not a string', push('{"messageType":2,"content":5}'), 400, /content must be a string/],
   ['an unknown media type', push('{"messageType":2,"mediaType":9}'), 400, /mediaType must be 0 \(text\), 1 \(image\) or 2 \(file\)/],
   ['a Single without "to"', push('{"messageType":0,"content":"x"}'), 400, /needs "to"/],
-  ['a Group to a named group', push('{"messageType":1,"to":"ops","content":"x"}'), 400, /leave "to" empty/],
+  ['a Group to a room whose name is too long', push(`{"messageType":1,"to":"${'r'.repeat(65)}","content":"x"}`), 400, /room name is longer than 64 bytes/],
   ['GET on the push API', ['/api/push'], 405, /use POST/],
   ['a path outside the page', ['--path-as-is', '/../etc/passwd'], 400, /inside the page's folder/],
 ];
