@@ -18,9 +18,9 @@ CPPFLAGS += -D_GNU_SOURCE -I.
 LIBS     = -lcrypto
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-SRCS = ws.c http.c json.c message.c jwt.c config.c log.c buf.c loop.c loop_poll.c loop_epoll.c \
-       frame.c hash.c history.c rooms.c deadline.c transport_tcp.c conn.c session.c connmgr.c handshake.c api.c metrics.c \
-       static.c server.c pusher.c
+SRCS = ws.c http.c json.c message.c jwt.c handshake.c buf.c frame.c hash.c history.c \
+       config.c log.c loop.c loop_poll.c loop_epoll.c deadline.c transport_tcp.c conn.c \
+       session.c users.c rooms.c connmgr.c api.c metrics.c static.c server.c pusher.c
 PAGE = $(wildcard static/*)
 UNITS = ws json http jwt config connmgr handshake fuzzcases_conn session rooms
 
@@ -68,7 +68,7 @@ build/test_json: json.c message.c ws.c
 build/test_http: http.c
 build/test_jwt: jwt.c json.c
 build/test_config: config.c
-build/test_connmgr: connmgr.c hash.c history.c rooms.c json.c message.c ws.c jwt.c
+build/test_connmgr: connmgr.c hash.c history.c users.c rooms.c json.c message.c ws.c jwt.c
 build/test_handshake: handshake.c http.c ws.c jwt.c json.c message.c
 build/test_session: session.c ws.c message.c json.c buf.c frame.c log.c
 build/test_rooms: rooms.c hash.c history.c

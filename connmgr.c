@@ -1,20 +1,11 @@
-/* connmgr.c - the connection table and the routing of messages.
- *
- * The table maps a userId to that user's connections (several tabs or
- * devices each). It is open-addressed with linear probing, sized once at
- * start to twice the connection limit, so it never rehashes and its load
- * stays at or below one half. Deletion shifts later members of the probe
- * chain back into the hole ("backward-shift deletion") instead of leaving a
- * tombstone: under endless connect/disconnect churn tombstones pile up and
- * lengthen every probe until a rehash, while backward shift leaves the table
- * exactly as if the user had never been there.
- *
- * Routing follows PROTOCOL.md: Group to every other connection, Single to
- * each connection of one user, Online/Offline on a user's first and last
- * connection, a history of the last 100 Group and presence messages, and
- * an `error:` SysNotify for whatever cannot be routed. Every message is
- * encoded once into one frame that all its recipients and the history share.
- * This file never touches a socket: it hands frames to conn_send().
+/* connmgr.c - the routing of messages (PROTOCOL.md "Routing", "Rooms"):
+ * Group to every other connection or to a room, Single to each connection
+ * of one user, Online/Offline on a user's first and last connection, Join
+ * and Leave on its first and last in a room, the histories, the ids, and an
+ * `error:` SysNotify for whatever cannot be routed. Every message is
+ * encoded once into one frame that all its recipients and its history
+ * share. The users are users.c's table, the rooms rooms.c's. This file
+ * never touches a socket: it hands frames to conn_send().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,21 +13,11 @@
 #include <time.h>
 
 #include "connmgr.h"
-#include "hash.h"
 #include "history.h"
 #include "jwt.h"
 #include "rooms.h"
 #include "stats.h"
-
-#define NO_MEMBER UINT32_MAX    /* the end of a user's list of connections */
-
-struct user {
-    uint32_t members;           /* its first connection's id; linked by next */
-    uint32_t nconns;            /* how many */
-    uint32_t hash;              /* of id, so a shift needs no rehash */
-    uint8_t len;                /* bytes in id */
-    char id[];                  /* the userId, stored once, NUL-terminated */
-};
+#include "users.h"
 
 /* Routing's own state about a joined connection. It lives in a table
  * indexed by conn_id(), so the transport's struct conn holds nothing of it. */
@@ -54,10 +35,6 @@ struct claim {
 };
 
 static struct {
-    struct user **slots;        /* the open-addressed table */
-    size_t mask;                /* slots - 1; a power of two minus one */
-    uint64_t seed;              /* per-process hash seed */
-    size_t users;               /* users online */
     struct member *members;     /* indexed by conn_id() */
     size_t max_ids;             /* entries in members */
     uint32_t *open;             /* the id of every joined connection, for broadcasts */
@@ -67,47 +44,6 @@ static struct {
     size_t replay_budget;       /* bytes of history a newcomer may be sent */
 } g;
 
-/* ------------------------------------------------------------ the table */
-
-static uint32_t hash_id(const char *id, size_t len)
-{
-    return hash_name(g.seed, id, len);
-}
-
-/* The slot holding id, or the empty slot where it would go. */
-static size_t find_slot(const char *id, size_t len, uint32_t hash)
-{
-    size_t i = hash & g.mask;
-    while (g.slots[i]) {
-        struct user *u = g.slots[i];
-        if (u->hash == hash && u->len == len && memcmp(u->id, id, len) == 0)
-            return i;
-        i = (i + 1) & g.mask;
-    }
-    return i;
-}
-
-static struct user *user_find(const char *id, size_t len)
-{
-    return g.slots[find_slot(id, len, hash_id(id, len))];
-}
-
-/* Backward-shift deletion: walk the chain after the hole and move back each
- * member whose home slot does not lie between the hole and itself. */
-static void table_delete(size_t hole)
-{
-    g.slots[hole] = NULL;
-    for (size_t j = (hole + 1) & g.mask; g.slots[j]; j = (j + 1) & g.mask) {
-        size_t home = g.slots[j]->hash & g.mask;
-        bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (stays)
-            continue;
-        g.slots[hole] = g.slots[j];
-        g.slots[j] = NULL;
-        hole = j;
-    }
-}
-
 int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
                  size_t max_rooms, size_t max_room_histories)
 {
@@ -116,16 +52,10 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
     g.replay_budget = replay_budget;
     g.max_ids = max_ids;
     g.members = calloc(max_ids, sizeof *g.members);
-    size_t cap = 16;
-    while (cap < 2 * max_connections)
-        cap *= 2;
-    g.slots = calloc(cap, sizeof *g.slots);
     g.open = calloc(max_connections, sizeof *g.open);
-    if (!g.slots || !g.open || !g.members)
+    if (users_init(max_connections) < 0 || !g.open || !g.members)
         return -1;
-    g.mask = cap - 1;
     g.max_open = max_connections;
-    g.seed = hash_seed();
     return 0;
 }
 
@@ -440,20 +370,10 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
         free(allowed);
         return -1;
     }
-    uint32_t hash = hash_id(id, len);
-    size_t slot = find_slot(id, len, hash);
-    struct user *u = g.slots[slot];
+    struct user *u = users_add(id, len);
     if (!u) {
-        u = malloc(sizeof *u + len + 1);
-        if (!u) {
-            free(allowed);
-            return -1;
-        }
-        *u = (struct user){.members = NO_MEMBER, .hash = hash, .len = (uint8_t)len};
-        memcpy(u->id, id, len);
-        u->id[len] = '\0';
-        g.slots[slot] = u;
-        g.users++;
+        free(allowed);
+        return -1;
     }
     struct member *m = &g.members[slot_id];
     *m = (struct member){.user = u, .claim = allowed, .next = u->members,
@@ -498,8 +418,7 @@ void connmgr_leave(struct conn *c)
     *m = (struct member){0};
     if (--u->nconns > 0)
         return;
-    table_delete(find_slot(u->id, u->len, u->hash));
-    g.users--;
+    users_remove(u);
     announce(MSG_OFFLINE, u, NULL);
     free(u);
 }
@@ -554,7 +473,7 @@ void connmgr_route(struct conn *from, struct message *m)
         return;
     const struct user *to = NULL;
     if (m->message_type == MSG_SINGLE) {
-        to = user_find(m->to.p, m->to.len);
+        to = users_find(m->to.p, m->to.len);
         if (!to) {
             /* Quote at most 64 bytes of the name, cut at a character
              * boundary so the reply stays valid UTF-8 (§8.1). */
@@ -598,7 +517,7 @@ long connmgr_push(struct message *m, char *why, size_t whycap)
     size_t n;
     struct room *room;
     if (m->message_type == MSG_SINGLE) {
-        const struct user *u = user_find(m->to.p, m->to.len);
+        const struct user *u = users_find(m->to.p, m->to.len);
         n = u ? send_to_user(u, f) : 0;
     } else if (m->to.len > 0) {
         /* To a room, which keeps the message for whoever joins it later. */
@@ -624,7 +543,7 @@ size_t connmgr_connections(void)
 
 size_t connmgr_users(void)
 {
-    return g.users;
+    return users_count();
 }
 
 uint64_t connmgr_last_id(void)
@@ -634,11 +553,7 @@ uint64_t connmgr_last_id(void)
 
 size_t connmgr_user_ids(const char **ids, size_t cap)
 {
-    size_t n = 0;
-    for (size_t i = 0; i <= g.mask && n < cap; i++)
-        if (g.slots[i])
-            ids[n++] = g.slots[i]->id;
-    return n;
+    return users_ids(ids, cap);
 }
 
 long connmgr_room_user_ids(const char *room, size_t len, const char **ids, size_t cap)
