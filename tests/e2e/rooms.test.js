@@ -5,8 +5,8 @@
 // `since`, the least recently used forgotten first), /api/push and
 // /api/online?room=, and the /metrics gauges.
 //
-// Joining at connect (`&rooms=`) and the token's `rooms` claim are not tested
-// here.
+// Joining at connect (`&rooms=`) and the token's `rooms` claim are in
+// rooms_connect.test.js.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
