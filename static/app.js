@@ -2,15 +2,21 @@
 // No framework and no build step; everything the server sends is shown as text.
 'use strict';
 (() => {
-  const SINGLE = 0, GROUP = 1, SYS = 2, ONLINE = 3, OFFLINE = 4;
+  const SINGLE = 0, GROUP = 1, SYS = 2, ONLINE = 3, OFFLINE = 4, JOIN = 5, LEAVE = 6;
   const STORE_KEY = 'pusher.userId';
+  const roomsKey = (user) => 'pusher.rooms.' + user; // the rooms are each name's own
+  // The server answers a join that succeeds with nothing at all. So each join is followed by a
+  // Leave of this room, which the page never joins: its error: reply comes after any reply to
+  // the join, and so says that the join's answer, if there was one, has come.
+  const PROBE = '\u2063pusher-page-probe\u2063';
   const $ = (id) => document.getElementById(id);
   const ui = {
-    status: $('status'), messages: $('messages'), online: $('online'), input: $('input'),
+    status: $('status'), online: $('online'), input: $('input'),
     send: $('send'), composer: $('composer'), login: $('login'), name: $('name'),
     loginError: $('login-error'), app: $('app'), me: $('me'), meBox: $('me-box'),
     changeName: $('change-name'), target: $('target'), everyone: $('everyone'),
-    note: $('composer-note'),
+    note: $('composer-note'), convs: $('convs'), rooms: $('rooms'), side: $('side'),
+    addRoom: $('add-room'), joinRoom: $('join-room'), roomName: $('room-name'), roomError: $('room-error'),
   };
   const params = new URLSearchParams(location.search);
   const token = params.get('token') || '';
@@ -43,12 +49,21 @@
   let limits = null;       // the server's limits from /api/preflight; null where it gave none
   let listed = 0;          // `id` of the last /api/online answer: presence events up to it are in it
   let held = null;         // presence events that came while /api/online was pending, else null
-  let target = '';         // private-message target; empty means everyone
+  let target = '';         // private-message target; empty means the conversation shown
   let lastCreate = 0;      // keeps our createAt unique, so local echoes match exactly
   let lastEcho = null;     // our newest local echo, to mark it when the server refuses it
-  let prev = null;         // last chat line, to fold runs from one sender
-  const seen = new Set();  // ids already shown: replays and reconnects never repeat a line
+  let shown = '';          // the conversation on screen: '' is everyone, else a room's name
+  let awaiting = [];       // joins sent on this socket whose probe has not come back, oldest first
+  let saveTimer = 0;       // pending write of the rooms to localStorage
   const users = new Set();
+  // The conversations: everyone ('') first, then the rooms in the order joined. Each has its own
+  // list of lines, its own ids already shown (so a room left and joined again shows its history
+  // again, while replays and reconnects never repeat a line), its unread count, and `read`, the
+  // id of its newest line seen on screen (kept across reloads, so old history is not "unread").
+  // A room's state: 'pending' (to join with rooms= at the next connect), 'joining' (Join sent,
+  // its answer awaited) or 'in'.
+  const convs = new Map();
+  const leftRooms = new Set(); // rooms left on this socket: a late error about one is no news
   // The server does not echo a Group message to its sender, yet replays it in the history
   // after a reconnect; our own lines wait here (by createAt and content) to learn their id.
   const pending = new Map();
@@ -84,6 +99,7 @@
     // Ask first: a refused WebSocket tells a script nothing, this says why, and gives the limits.
     const pf = await preflight();
     if (my !== gen) return; // left, renamed or started again meanwhile
+    if (pf.final && dropRooms(pf.final, pf.reason)) return connect(); // without the room refused
     if (pf.final) return refused(pf.final, pf.reason);
     if (pf.reason) return failed(pf.reason);
     limits = pf.limits;
@@ -95,6 +111,10 @@
       '/websocket?userId=' + encodeURIComponent(me);
     if (token) url += '&token=' + encodeURIComponent(token);
     if (lastId) url += '&since=' + lastId;
+    // Membership lives with the connection: a reconnect (or a reload) joins the rooms again as
+    // it opens, and its since= covers their histories too, so nothing is shown twice.
+    const names = roomNames();
+    if (names.length) url += '&rooms=' + names.map(encodeURIComponent).join(',');
     const sock = ws = new WebSocket(url);
     let openedAt = 0;
     sock.onopen = () => {
@@ -103,6 +123,19 @@
       lastReason = '';
       setStatus('online', 'online');
       users.add(me);
+      for (const name of names) {
+        const c = convs.get(name);
+        if (c) {
+          c.state = 'in';
+          c.fresh = false;
+        } else { // left while connecting
+          sock.send(JSON.stringify({ messageType: LEAVE, to: name }));
+          leftRooms.add(name);
+        }
+      }
+      for (const c of convs.values()) if (c.name && !names.includes(c.name)) sendJoin(c); // added meanwhile
+      saveRooms();
+      renderRooms();
       setComposer(true);
       fetchOnline(sock);
     };
@@ -117,7 +150,11 @@
       ws = null;
       live = false;
       held = null;
+      awaiting = []; // their answers are lost: those rooms are joined again with rooms= next time
+      for (const c of convs.values()) if (c.state === 'joining') c.state = 'pending';
+      leftRooms.clear();
       ui.online.removeAttribute('aria-busy');
+      renderRooms();
       setComposer(false);
       renderUsers();
       dropped(ev, openedAt);
@@ -140,6 +177,7 @@
     const my = gen;
     const pf = await preflight();
     if (my !== gen) return;
+    if (pf.final && dropRooms(pf.final, pf.reason)) return connect();
     if (pf.final) return refused(pf.final, pf.reason);
     failed(pf.reason || 'the WebSocket did not open');
   }
@@ -151,6 +189,8 @@
     const q = new URLSearchParams({ userId: me, origin: location.origin });
     if (token) q.set('token', token);
     if (lastId) q.set('since', String(lastId));
+    const names = roomNames();
+    if (names.length) q.set('rooms', names.join(','));
     let r;
     try {
       r = await fetch('api/preflight?' + q, { cache: 'no-store', signal: AbortSignal.timeout(10000) });
@@ -174,6 +214,20 @@
     if (reason !== lastReason) notice('error', 'cannot connect: ' + reason);
     lastReason = reason;
     schedule(reason);
+  }
+
+  // A connect refused for one of its rooms (a name the server will not take, or one the token
+  // does not allow, PROTOCOL.md "Rooms") would be refused again and again, and with it the
+  // whole chat: leave that room out, say why, and connect without it. True where one was dropped.
+  function dropRooms(status, reason) {
+    if (!(status === 400 && /^rooms\b/.test(reason)) && !(status === 403 && /\broom "/.test(reason))) return false;
+    const rooms = [...convs.values()].filter((c) => c.name);
+    let drop = rooms.filter((c) => reason.includes('room "' + c.name + '"') || reason.includes('"' + c.name + '" is'));
+    // A reason that names none (more than --max-rooms): the room added last goes, one at a time.
+    if (!drop.length) drop = rooms.filter((c) => c.fresh).slice(-1);
+    if (!drop.length) drop = rooms.slice(-1);
+    for (const c of drop) refuseRoom(c, reason);
+    return drop.length > 0;
   }
 
   function refused(status, reason) {
@@ -202,17 +256,23 @@
   // ---- incoming ----------------------------------------------------------------------
 
   function receive(m) {
-    if (Number.isSafeInteger(m.id)) {
-      if (seen.has(m.id)) return;
-      seen.add(m.id);
-      if (m.id > lastId) lastId = m.id;
-    }
+    const id = Number.isSafeInteger(m.id) ? m.id : undefined;
+    if (id !== undefined && id > lastId) lastId = id;
     const from = str(m.from), type = m.messageType;
+    // The server's replies to this connection: from nobody, to us, never in a history.
+    if (type === SYS && !from && str(m.to) === me && str(m.content).startsWith('error:')) return serverError(m);
+    const c = convOf(m);
+    if (!c) return; // a room we are no longer in
+    if (id !== undefined) {
+      if (c.seen.has(id)) return;
+      c.seen.add(id);
+      if (id > c.last) c.last = id;
+    }
     if ((type === GROUP || type === SINGLE) && from === me) {
       const mine = pending.get(echoKey(m));
       if (mine) {
         pending.delete(echoKey(m));
-        if (m.id !== undefined) mine.dataset.id = m.id;
+        if (id !== undefined) mine.dataset.id = id;
         return;
       }
     }
@@ -221,11 +281,54 @@
       if (held) held.push(m);
       else presence(m);
     }
-    render(m, false);
+    render(c, m, false);
+    if (c.name === shown) markRead(c, id);
+    else if (((type === GROUP || type === SINGLE) && from !== me || type === SYS) && !(id <= c.read)) {
+      c.unread++; // a line for a person to read, newer than what they had seen before a reload
+      renderRooms();
+    }
     renderUsers();
   }
 
-  function render(m, force) {
+  // Which conversation a message belongs to; null for a room we are not in (any more).
+  function convOf(m) {
+    const type = m.messageType, to = str(m.to);
+    const everyone = convs.get('');
+    if (type === JOIN || type === LEAVE) return (to && convs.get(to)) || null;
+    if (type === GROUP) return to ? convs.get(to) || null : everyone;
+    if (type === SYS && to) return convs.get(to) || everyone; // pushed to a room
+    return everyone; // Single, presence, and whatever else the server may say
+  }
+
+  // An error: reply. Those that answer a join decide whether the room is kept.
+  function serverError(m) {
+    const content = str(m.content);
+    if (content.includes('"' + PROBE + '"')) {
+      const a = awaiting.shift(); // the probe's answer: the join before it went through, unless refused
+      const c = a && convs.get(a.name);
+      if (c && c.state === 'joining' && !a.answered) { c.state = 'in'; c.fresh = false; saveRooms(); renderRooms(); }
+      return;
+    }
+    const about = (name) => content.includes('room "' + name + '"');
+    if ([...leftRooms].some(about)) return; // a Leave that crossed something on the way: no news
+    let c = [...convs.values()].find((x) => x.name && about(x.name));
+    let a = c && awaiting.find((x) => x.name === c.name && !x.answered);
+    // The server does not name the room in every refusal (at most --max-rooms rooms, a bad name):
+    // one that names no user is the answer to the oldest join still unanswered.
+    if (!c && !/\buser "/.test(content)) {
+      a = awaiting.find((x) => !x.answered);
+      c = a && convs.get(a.name);
+    }
+    if (a && c && c.state === 'joining') {
+      a.answered = true;
+      if (/\balready\b/.test(content)) { c.state = 'in'; c.fresh = false; saveRooms(); renderRooms(); return; } // in it all along
+      return refuseRoom(c, content.replace(/^error:\s*/, ''));
+    }
+    // Errors about a person belong with the private lines; the others with what is on screen.
+    render(c || convs.get(/\buser "/.test(content) ? '' : shown), m, false);
+  }
+
+  function render(c, m, force) {
     const type = m.messageType, from = str(m.from), to = str(m.to), content = str(m.content);
     let kind = 'system', text = content, who = '';
     if (type === SINGLE) {
@@ -240,26 +343,32 @@
       kind = 'online'; text = from + ' joined';
     } else if (type === OFFLINE) {
       kind = 'offline'; text = from + ' left';
+    } else if (type === JOIN || type === LEAVE) {
+      // Our own come from the room's history: an earlier visit, or the page before a reload.
+      kind = type === JOIN ? 'online' : 'offline';
+      text = (from === me ? 'you' : from) + (type === JOIN ? ' joined' : ' left');
     } else {
       text = 'message of unknown type ' + type;
     }
     const li = node('li', 'msg ' + kind);
+    if (type === JOIN || type === LEAVE) li.classList.add('room-event');
     if (m.id !== undefined) li.dataset.id = m.id;
     const when = Number(m.createAt) || Number(m.updateAt) || Date.now();
     if (who) {
       if (from === me) li.classList.add('own');
       // Lines from one sender within five minutes share one header.
+      const prev = c.prev;
       if (prev && prev.kind === kind && prev.who === who && when - prev.when < 300000) li.classList.add('cont');
-      prev = { kind, who, when };
+      c.prev = { kind, who, when };
       const meta = node('div', 'meta');
       meta.append(node('span', 'from', who), timeNode(when));
       li.append(meta, body(m, text));
     } else {
-      prev = null;
+      c.prev = null;
       if (type === SYS && from) text = from + ': ' + text;
       li.append(body(m, text), timeNode(when));
     }
-    append(li, force);
+    append(c, li, force);
     return li;
   }
 
@@ -292,20 +401,26 @@
     return t;
   }
 
-  function append(li, force) {
-    const box = ui.messages;
+  function append(c, li, force) {
+    const box = c.list;
+    if (box.hidden) {
+      box.append(li); // a hidden list has no layout: where it is read from is settled on showing it
+      if (force) c.scroll = null;
+      return;
+    }
     // Follow the conversation only while the reader is at its end.
     const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
     box.append(li);
     if (atEnd || force) box.scrollTop = box.scrollHeight;
   }
 
-  // Lines of the page itself (drops, refusals): shown like server notices, without an id.
-  function notice(kind, text) {
-    prev = null;
+  // Lines of the page itself (drops, refusals): shown like server notices, without an id,
+  // in the conversation on screen unless another is named.
+  function notice(kind, text, c = convs.get(shown)) {
+    c.prev = null;
     const li = node('li', 'msg local ' + kind);
     li.append(node('div', 'content', text), timeNode(Date.now()));
-    append(li, false);
+    append(c, li, false);
   }
 
   // A word under the composer about what is in it (a message too long to send).
@@ -375,12 +490,17 @@
     }));
   }
 
+  // A private message is a Single, and private lines live in the everyone conversation:
+  // picking a person shows that one.
   function setTarget(name) {
+    if (name && shown) return show('', name);
     target = name;
-    ui.target.textContent = name ? 'to: ' + name : 'to: everyone';
+    const room = shown;
+    ui.target.textContent = name ? 'to: ' + name : room ? 'to: everyone in ' + room : 'to: everyone';
     ui.target.classList.toggle('private', !!name);
+    ui.target.classList.toggle('room', !name && !!room);
     ui.everyone.hidden = !name;
-    ui.input.placeholder = name ? 'Private message to ' + name : 'Message everyone';
+    ui.input.placeholder = name ? 'Private message to ' + name : room ? 'Message everyone in ' + room : 'Message everyone';
     renderUsers();
     if (!ui.input.disabled) ui.input.focus();
   }
@@ -396,7 +516,9 @@
     const text = ui.input.value;
     if (!text.trim() || !ws || ws.readyState !== WebSocket.OPEN) return;
     const createAt = Math.max(Date.now(), lastCreate + 1);
-    const m = { messageType: target ? SINGLE : GROUP, mediaType: 0, to: target, content: text, createAt };
+    // To the person picked, else to the conversation on screen: everyone or its room.
+    const c = convs.get(target ? '' : shown);
+    const m = { messageType: target ? SINGLE : GROUP, mediaType: 0, to: target || c.name, content: text, createAt };
     const json = JSON.stringify(m);
     // The server closes the whole connection (1009) on a message over its limit, so weigh
     // the very text we would send, in UTF-8 bytes as the server counts them, and keep it here.
@@ -410,41 +532,223 @@
     ws.send(json);
     ui.input.value = '';
     setNote('');
-    const li = render({ ...m, from: me }, true);
+    const li = render(c, { ...m, from: me }, true);
     pending.set(echoKey(m), li);
     lastEcho = li;
   });
 
+  // ---- rooms -------------------------------------------------------------------------
+
+  function makeConv(name, state) {
+    const list = node('ol', 'messages');
+    list.dataset.room = name;
+    list.setAttribute('aria-label', name ? 'Messages in ' + name : 'Messages');
+    list.setAttribute('aria-live', 'polite');
+    list.hidden = true;
+    ui.convs.append(list);
+    const c = { name, state, list, seen: new Set(), last: 0, unread: 0, read: 0, prev: null, scroll: null, fresh: false };
+    convs.set(name, c);
+    return c;
+  }
+
+  // The rooms to be in on the next connect: all but those refused meanwhile.
+  const roomNames = () => [...convs.keys()].filter(Boolean);
+
+  function sendJoin(c) {
+    c.state = 'joining';
+    leftRooms.delete(c.name);
+    ws.send(JSON.stringify({ messageType: JOIN, to: c.name }));
+    ws.send(JSON.stringify({ messageType: LEAVE, to: PROBE }));
+    awaiting.push({ name: c.name, answered: false });
+  }
+
+  function removeConv(c) {
+    c.list.remove();
+    convs.delete(c.name);
+    if (shown === c.name) show('');
+    saveRooms();
+    renderRooms();
+  }
+
+  // The server will not have us in the room: it is not kept, and the join form says why,
+  // with the name in its box to be mended.
+  function refuseRoom(c, reason) {
+    removeConv(c);
+    const why = 'Could not join "' + c.name + '"' + (c.fresh ? '' : ' again') + ': ' + reason;
+    if (c.fresh) { // the user's own join: the form it came from says why
+      ui.roomError.textContent = why;
+      ui.roomName.value = c.name;
+      setAdding(true); // at a phone's width the form may be folded away
+    }
+    notice('error', why, convs.get(''));
+  }
+
+  function leaveRoom(name) {
+    const c = convs.get(name);
+    if (!c || !c.name) return;
+    // Where the socket is not open, the next connect simply leaves it out of rooms=.
+    if (live && ws && c.state !== 'pending') {
+      ws.send(JSON.stringify({ messageType: LEAVE, to: name }));
+      leftRooms.add(name);
+    }
+    removeConv(c);
+  }
+
+  // Shows a conversation; its unread lines are read now. `to` picks a person in it at once.
+  function show(name, to = '') {
+    const c = convs.get(name) || convs.get('');
+    const old = convs.get(shown);
+    if (old && old !== c && !old.list.hidden) {
+      const box = old.list;
+      old.scroll = box.scrollHeight - box.scrollTop - box.clientHeight < 80 ? null : box.scrollTop;
+      box.hidden = true;
+      box.removeAttribute('id');
+    }
+    shown = c.name;
+    c.list.hidden = false;
+    c.list.id = 'messages'; // the conversation on screen is always #messages
+    c.list.scrollTop = c.scroll === null ? c.list.scrollHeight : c.scroll;
+    c.unread = 0;
+    markRead(c, c.last);
+    setTarget(to);
+    renderRooms();
+  }
+
+  function markRead(c, id) {
+    if (!Number.isSafeInteger(id) || id <= c.read) return;
+    c.read = id;
+    saveSoon();
+  }
+
+  function renderRooms() {
+    ui.rooms.replaceChildren(...[...convs.values()].map((c) => {
+      const li = node('li');
+      li.dataset.room = c.name;
+      li.dataset.state = c.state;
+      const b = node('button', 'conv');
+      b.type = 'button';
+      b.append(node('span', 'conv-name', c.name || 'everyone'));
+      if (c.state === 'joining') b.append(node('span', 'conv-state', 'joining…'));
+      if (c.unread && c.name !== shown) {
+        const u = node('span', 'unread', c.unread > 99 ? '99+' : String(c.unread));
+        u.title = c.unread + ' unread';
+        b.append(u);
+      }
+      b.setAttribute('aria-current', String(c.name === shown));
+      b.title = c.name ? 'room ' + c.name : 'everyone';
+      b.onclick = () => show(c.name);
+      li.append(b);
+      if (c.name) {
+        const x = node('button', 'leave', '×');
+        x.type = 'button';
+        x.title = 'Leave ' + c.name;
+        x.setAttribute('aria-label', 'Leave ' + c.name);
+        x.disabled = c.state === 'joining'; // until the server has answered the join
+        x.onclick = () => leaveRoom(c.name);
+        li.append(x);
+      }
+      return li;
+    }));
+  }
+
+  // Stored per userId: the rooms (all but a join still unanswered) and what was read in each.
+  function saveRooms() {
+    clearTimeout(saveTimer);
+    saveTimer = 0;
+    if (!me) return;
+    const rooms = [...convs.values()].filter((c) => c.name && c.state !== 'joining').map((c) => c.name);
+    const read = {};
+    for (const c of convs.values()) if (c.read) read[c.name] = c.read;
+    try { localStorage.setItem(roomsKey(me), JSON.stringify({ rooms, read })); } catch { /* not remembered */ }
+  }
+  function saveSoon() { if (!saveTimer) saveTimer = setTimeout(saveRooms, 500); }
+  window.addEventListener('pagehide', () => { if (saveTimer) saveRooms(); });
+
+  function loadRooms(name) {
+    let saved = null;
+    try { saved = JSON.parse(localStorage.getItem(roomsKey(name)) || 'null'); } catch { /* none */ }
+    const rooms = saved && Array.isArray(saved.rooms) ? saved.rooms : [];
+    const read = saved && saved.read && typeof saved.read === 'object' ? saved.read : {};
+    const everyone = convs.get('');
+    if (Number.isSafeInteger(read[''])) everyone.read = read[''];
+    for (const r of rooms) {
+      // What storage holds is checked like what is typed: a bad name would cost the whole connect.
+      if (typeof r !== 'string' || roomProblem(r) || convs.has(r) || convs.size > 100) continue;
+      const c = makeConv(r, 'pending');
+      if (Number.isSafeInteger(read[r])) c.read = read[r];
+    }
+  }
+
+  function roomProblem(name) {
+    const p = nameProblem(name, 'room name');
+    if (p) return p;
+    if (name.includes(',')) return 'A room name may not hold a comma (the page rejoins its rooms as a list split at commas).';
+    if (name === PROBE) return 'That name is kept for the page itself.';
+    return '';
+  }
+
+  ui.joinRoom.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = ui.roomName.value.trim();
+    const problem = roomProblem(name);
+    ui.roomError.textContent = problem;
+    if (problem) return; // said here, and nothing sent
+    ui.roomName.value = '';
+    if (!convs.has(name)) {
+      const c = makeConv(name, 'pending');
+      c.fresh = true;
+      if (live && ws) sendJoin(c); // else it goes with rooms= when the socket opens
+    }
+    setAdding(false);
+    show(name);
+  });
+  ui.roomName.addEventListener('input', () => { ui.roomError.textContent = ''; });
+  // At a phone's width the join form folds away behind the "+ room" toggle.
+  function setAdding(on) {
+    ui.side.classList.toggle('adding', on);
+    ui.addRoom.setAttribute('aria-expanded', String(on));
+  }
+  ui.addRoom.onclick = () => {
+    setAdding(!ui.side.classList.contains('adding'));
+    if (ui.side.classList.contains('adding')) ui.roomName.focus();
+  };
+
   // ---- name --------------------------------------------------------------------------
 
   // The server's rules for userId (PROTOCOL.md), checked here so a typo is not a refused handshake.
-  function nameProblem(name) {
-    if (!name) return 'Please pick a name.';
-    try { encodeURIComponent(name); } catch { return 'A name must be valid text (this one holds half a character).'; }
+  // Room names follow the same rules.
+  function nameProblem(name, what = 'name') {
+    const A = 'A ' + what;
+    if (!name) return what === 'name' ? 'Please pick a name.' : 'Please give the room a name.';
+    try { encodeURIComponent(name); } catch { return A + ' must be valid text (this one holds half a character).'; }
     const bytes = new TextEncoder().encode(name).length;
-    if (bytes > 64) return 'A name is at most 64 bytes of UTF-8; this one has ' + bytes + '.';
-    if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'A name may not hold control characters.';
+    if (bytes > 64) return A + ' is at most 64 bytes of UTF-8; this one has ' + bytes + '.';
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return A + ' may not hold control characters.';
     return '';
   }
 
   function start(name) {
     me = name;
-    lastId = 0; attempt = 0; target = ''; prev = null; lastEcho = null;
+    lastId = 0; attempt = 0; target = ''; lastEcho = null; awaiting = [];
     live = false; retrying = false; lastReason = ''; limits = null; listed = 0; held = null;
-    ui.loginError.textContent = '';
+    ui.loginError.textContent = ui.roomError.textContent = '';
     setNote('');
-    seen.clear(); users.clear(); pending.clear();
+    users.clear(); pending.clear(); convs.clear(); leftRooms.clear();
     users.add(me);
-    ui.messages.replaceChildren();
+    ui.convs.replaceChildren();
+    makeConv('', 'in');
+    loadRooms(name);
+    shown = '';
     ui.me.textContent = name;
     ui.login.hidden = true;
     ui.app.hidden = ui.meBox.hidden = false;
-    setTarget('');
+    show('');
     connect();
   }
 
   // Back to the name form, saying why where there is a reason.
   function leave(why = '') {
+    if (saveTimer) saveRooms(); // under the name being left
     const sock = ws;
     ws = null;
     me = '';

@@ -41,6 +41,9 @@ function sharedBrowser(after) {
   };
 }
 
+// The selector of a room's entry in the list (a CSS string: quotes and backslashes escaped).
+const roomItem = (name) => `#rooms li[data-room="${name.replace(/["\\]/g, '\\$&')}"]`;
+
 class ChatPage {
   constructor(context, page, label) {
     this.context = context;
@@ -50,11 +53,19 @@ class ChatPage {
     this.console = []; // console errors (failed loads, failed sockets)
     this.http = []; // every HTTP answer the page got: { path, status }; status 0 for a failed request
     this.sockets = []; // the URL of every WebSocket the page opened
+    this.sent = []; // every message the page sent on its WebSockets, parsed (or { text })
     page.on('pageerror', (e) => this.errors.push(e.message));
     const where = (url) => { const u = new URL(url); return u.pathname + u.search; };
     page.on('response', (r) => this.http.push({ path: where(r.url()), status: r.status() }));
     page.on('requestfailed', (r) => this.http.push({ path: where(r.url()), status: 0 }));
-    page.on('websocket', (ws) => this.sockets.push(ws.url()));
+    page.on('websocket', (ws) => {
+      this.sockets.push(ws.url());
+      ws.on('framesent', (f) => {
+        let m;
+        try { m = JSON.parse(f.payload); } catch { m = { text: String(f.payload) }; }
+        this.sent.push(m);
+      });
+    });
     page.on('console', (m) => { if (m.type() === 'error') this.console.push(m.text()); });
     page.setDefaultTimeout(WAIT);
   }
@@ -127,6 +138,88 @@ class ChatPage {
     })));
   }
 
+  // The conversations in the list as drawn: room ('' for everyone), state
+  // ('in', 'joining', 'pending'), unread count as shown ('' for none), and
+  // whether it is the one on screen.
+  rooms() {
+    return this.page.evaluate(() => [...document.querySelectorAll('#rooms li')].map((li) => ({
+      room: li.dataset.room,
+      state: li.dataset.state,
+      unread: (li.querySelector('.unread') || {}).textContent || '',
+      current: li.querySelector('.conv').getAttribute('aria-current') === 'true',
+    })));
+  }
+
+  // The room shown ('' for everyone).
+  shown() {
+    return this.page.evaluate(() => document.getElementById('messages').dataset.room);
+  }
+
+  // The lines of one conversation, shown or not, in the form of lines().
+  roomLines(room) {
+    return this.page.evaluate((r) => {
+      const list = [...document.querySelectorAll('#convs > ol')].find((ol) => ol.dataset.room === r);
+      if (!list) return null;
+      return [...list.children].map((li) => ({
+        kind: ['group', 'single', 'online', 'offline', 'error', 'system'].find((k) => li.classList.contains(k)) || '?',
+        own: li.classList.contains('own'),
+        local: li.classList.contains('local'),
+        failed: li.classList.contains('failed'),
+        who: (li.querySelector('.from') || {}).textContent || '',
+        text: (li.querySelector('.content') || {}).textContent || '',
+        note: (li.querySelector('.note') || {}).textContent || '',
+        id: li.dataset.id || '',
+      }));
+    }, room);
+  }
+
+  // Waits for a line of one conversation (shown or not) matching pred.
+  async waitRoomLine(room, pred, what, timeout = WAIT) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const lines = await this.roomLines(room);
+      const hit = lines && lines.find(pred);
+      if (hit) return hit;
+      if (Date.now() >= deadline) {
+        throw new Error(`${this.label}: timed out after ${timeout} ms waiting for ${what} in room ${JSON.stringify(room)}; ` +
+          `that room shows ${lines ? JSON.stringify(lines.map((l) => `${l.kind}:${l.who}:${l.text}`)) : '(no such room)'}; ` +
+          `the page shows: ${await this.describe()}`);
+      }
+      await h.sleep(50);
+    }
+  }
+
+  // Types a room's name into the join form (opening it where it is folded
+  // away, at a phone's width) and presses Join.
+  async submitRoom(name) {
+    if (!(await this.page.isVisible('#room-name'))) await this.page.click('#add-room');
+    await this.page.fill('#room-name', name);
+    await this.page.click('#join-room button[type=submit]');
+  }
+
+  // Joins a room with the form and waits until the server has taken the join.
+  async joinRoom(name) {
+    await this.submitRoom(name);
+    await this.waitUntil((r) => [...document.querySelectorAll('#rooms li')]
+      .some((li) => li.dataset.room === r && li.dataset.state === 'in') &&
+      document.getElementById('messages').dataset.room === r,
+    `${this.label} to be in room ${name}, shown`, WAIT, name);
+  }
+
+  // Clicks a conversation in the list ('' for everyone) and waits until it is shown.
+  async openRoom(name) {
+    await this.page.click(`${roomItem(name)} .conv`);
+    await this.waitUntil((r) => document.getElementById('messages').dataset.room === r,
+      `${this.label} to show ${name ? `room ${name}` : 'everyone'}`, WAIT, name);
+  }
+
+  // Clicks a room's leave button and waits until it is gone from the list.
+  async leaveRoom(name) {
+    await this.page.click(`${roomItem(name)} .leave`);
+    await this.waitUntil((r) => ![...document.querySelectorAll('#rooms li')].some((li) => li.dataset.room === r),
+      `room ${name} to leave ${this.label}'s list`, WAIT, name);
+  }
+
   online() {
     return this.page.evaluate(() => [...document.querySelectorAll('#online li')].map((li) => li.dataset.user));
   }
@@ -180,10 +273,15 @@ class ChatPage {
       const [lines, online, shown] = await Promise.all([this.lines(), this.online(),
         this.page.evaluate(() => {
           const text = (id) => { const el = document.getElementById(id); return el && !el.hidden ? el.textContent : ''; };
-          return { status: text('status'), login: text('login') && text('login-error'), note: text('composer-note') };
+          const rooms = [...document.querySelectorAll('#rooms li')].map((li) => li.dataset.room + ':' + li.dataset.state +
+            ((li.querySelector('.unread') || {}).textContent ? ':' + li.querySelector('.unread').textContent : ''));
+          const list = document.getElementById('messages');
+          return { status: text('status'), login: text('login') && text('login-error'), note: text('composer-note'),
+            roomError: text('room-error'), rooms, shown: list ? list.dataset.room : '(none)' };
         })]);
-      const extra = Object.fromEntries(Object.entries({ login: shown.login, note: shown.note }).filter(([, v]) => v));
-      return h.clip(JSON.stringify({ status: shown.status, ...extra, online,
+      const extra = Object.fromEntries(Object.entries({ login: shown.login, note: shown.note, roomError: shown.roomError })
+        .filter(([, v]) => v));
+      return h.clip(JSON.stringify({ status: shown.status, ...extra, rooms: shown.rooms, shown: shown.shown, online,
         lines: lines.map((l) => `${l.kind}:${l.who}:${l.text}${l.note ? ` [${l.note}]` : ''}`) }), 1500);
     } catch (e) {
       return `(cannot read the page: ${e.message})`;
