@@ -5,7 +5,7 @@
 #   make check    build and run every test suite (installs what they need)
 #   make test     the quick loop: unit and e2e tests only (after one make check)
 #   make install  install the binary and its man page under $(DESTDIR)$(PREFIX)
-#   make bench    measure pusher against a Node ws server (bench/)
+#   make bench    measure pusher against Node ws and Bun (uWebSockets) peers (bench/)
 #   make fuzz     run every libFuzzer harness for a while (fuzz/)
 
 CC      ?= cc
