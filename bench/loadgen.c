@@ -64,9 +64,10 @@ static struct {
     double hold;        /* idle: seconds to hold the connections after RSS is read */
     double drain;       /* seconds to wait for stragglers after sending stops */
     const char *label;  /* copied into the JSON, to tell runs apart */
+    const char *room;   /* fanout: every connection in this room, the Group to it ("": everyone) */
 } opt = {
     .host = "127.0.0.1", .port = 8080, .seconds = 10, .window = 8, .senders = 1,
-    .concurrency = 256, .hold = 1, .drain = 2, .label = "",
+    .concurrency = 256, .hold = 1, .drain = 2, .label = "", .room = "",
 };
 
 /* ------------------------------------------------------------------ clock, /proc */
@@ -632,7 +633,7 @@ static bool send_group(void)
             continue;
         char buf[1400];
         uint64_t seq = w.sent;
-        size_t n = build_msg(buf, sizeof buf, 1, "", 'b', seq, now_us());
+        size_t n = build_msg(buf, sizeof buf, 1, opt.room, 'b', seq, now_us());
         w.got[seq % RING] = 0;
         w.need[seq % RING] = (uint32_t)w.receivers;
         w.expected += (uint64_t)w.receivers;
@@ -812,11 +813,11 @@ static void on_connected(struct conn *c)
     /* The key is a constant: the server only checks its form (RFC 6455 4.1). */
     char req[320];
     int n = snprintf(req, sizeof req,
-                     "GET /websocket?userId=%s HTTP/1.1\r\nHost: %s:%d\r\n"
+                     "GET /websocket?userId=%s%s%s HTTP/1.1\r\nHost: %s:%d\r\n"
                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                     c->user, opt.host, opt.port);
+                     c->user, *opt.room ? "&rooms=" : "", opt.room, opt.host, opt.port);
     c->state = ST_HANDSHAKE;
     want(c, EPOLLIN, EPOLL_CTL_MOD);
     out_append(c, req, (size_t)n);
@@ -1215,6 +1216,8 @@ static void usage(void)
           "  --seconds=S        measured phase (10)\n"
           "  --rate=M           fanout: M messages/s in all (else window mode)\n"
           "  --window=W         fanout: at most W messages in flight (8)\n"
+          "  --room=NAME        fanout: everyone joins room NAME (a plain name) at connect,\n"
+          "                     and the Group goes to it\n"
           "  --senders=S        fanout: sending connections (1)\n"
           "  --payload=B        content at least B bytes (0)\n"
           "  --concurrency=K    handshakes in progress at most (256)\n"
@@ -1276,6 +1279,8 @@ static void parse_args(int argc, char **argv)
             opt.drain = num_arg(v, a, 0, 600);
         else if (!strcmp(a, "--label"))
             opt.label = v;
+        else if (!strcmp(a, "--room"))
+            opt.room = v;
         else
             usage();
     }
