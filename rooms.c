@@ -25,8 +25,8 @@ struct room {
 
 /* The rooms one connection is in, each with its index in the room's members. */
 struct joined {
-    uint32_t n;
-    struct room *rooms[];       /* then n uint32_t places, see places() */
+    uint32_t n, cap;            /* rooms it is in, and room for them */
+    struct room *rooms[];       /* cap of them, then cap uint32_t places: see places() */
 };
 
 static struct {
@@ -43,7 +43,26 @@ static struct {
 
 static uint32_t *places(struct joined *j)
 {
-    return (uint32_t *)(j->rooms + g.max_per_conn);
+    return (uint32_t *)(j->rooms + j->cap);
+}
+
+/* Room for more rooms of one connection, doubling up to --max-rooms, so a
+ * membership costs a dozen bytes however many rooms a connection may join.
+ * NULL (j untouched) when out of memory. */
+static struct joined *joined_grow(struct joined *j)
+{
+    uint32_t old = j ? j->cap : 0, cap = old ? 2 * old : 2;
+    if (cap > g.max_per_conn)
+        cap = (uint32_t)g.max_per_conn;
+    struct joined *n = realloc(j, sizeof *n + cap * (sizeof n->rooms[0] + sizeof(uint32_t)));
+    if (!n)
+        return NULL;
+    if (!j)
+        n->n = 0;
+    else                        /* the places move up behind the longer rooms[] */
+        memmove(n->rooms + cap, n->rooms + old, n->n * sizeof(uint32_t));
+    n->cap = cap;
+    return n;
 }
 
 int rooms_init(size_t max_ids, size_t max_per_conn, size_t max_histories)
@@ -222,15 +241,14 @@ int rooms_join(struct conn *c, struct room *r)
         drop_if_unused(r);      /* made for this join, perhaps */
         return ROOMS_TOO_MANY;
     }
-    if (!j) {
+    if (!j || j->n == j->cap) {
         /* Made on a first join, so a connection in no room costs nothing. */
-        j = malloc(sizeof *j + g.max_per_conn * (sizeof j->rooms[0] + sizeof(uint32_t)));
-        if (!j) {
+        struct joined *grown = joined_grow(j);
+        if (!grown) {
             drop_if_unused(r);
             return ROOMS_NO_MEMORY;
         }
-        j->n = 0;
-        g.by_id[id] = j;
+        g.by_id[id] = j = grown;
     }
     if (r->nmembers == r->cap) {
         uint32_t cap = r->cap ? 2 * r->cap : 4;
