@@ -11,38 +11,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
-
-const JOIN = 5;
-const LEAVE = 6;
-
-// Connects clients in order and consumes what they got on the way in.
-async function clients(srv, ...users) {
-  const out = [];
-  for (const u of users) out.push(await h.connect(srv, u));
-  await h.settle(...out);
-  return out;
-}
-
-const isError = (m) => m && m.messageType === 2 && typeof m.content === 'string' && m.content.startsWith('error:');
-const brief = (m) => `${m.messageType}:${m.from}:${m.to}:${h.clip(m.content, 30)}`;
-const briefs = (list) => list.map(brief);
-
-// Sends a Join of room (extra: more fields, such as since) and returns what
-// the connection received before its sync marker came back: the room's
-// history, or an error reply. The server handles a connection's frames in
-// order, so everything the Join caused for it has arrived by then.
-async function joinRaw(c, room, extra = {}) {
-  c.send({ messageType: JOIN, to: room, ...extra });
-  return c.sync();
-}
-
-// joinRaw, and fails where the Join was answered with an error.
-async function join(c, room, extra = {}) {
-  const got = await joinRaw(c, room, extra);
-  const err = got.find(isError);
-  assert.ok(!err, `${c.label}: the Join of ${JSON.stringify(room)} was refused: ${err && err.content}`);
-  return got;
-}
+const { JOIN, LEAVE, isError, brief, briefs, clients, joinRaw, join, expectRefused, onlineRaw } = require('./rooms_lib');
 
 // Sends a Leave of room; fails where it was answered with an error or a
 // Leave of the connection's own. Returns what else was queued before.
@@ -52,16 +21,6 @@ async function leave(c, room) {
   const bad = got.find((m) => isError(m) || (m.messageType === LEAVE && m.from === c.userId && m.to === room));
   assert.ok(!bad, `${c.label}: the Leave of ${JSON.stringify(room)} got ${bad && brief(bad)}`);
   return got;
-}
-
-// Sends obj and expects exactly one error reply, the connection kept open.
-async function expectRefused(c, obj, what) {
-  c.send(obj);
-  const m = await c.next(`an error reply to ${what}`);
-  h.assertError(m, `${c.label}: reply to ${what}`);
-  assert.deepEqual(briefs(await c.sync()), [], `${c.label}: exactly one reply to ${what}`);
-  assert.ok(c.isOpen, `${c.label}: the connection stays open after ${what}`);
-  return m;
 }
 
 // Takes the next message other than an Online or Offline notice (left
@@ -90,10 +49,6 @@ function assertSameMessages(got, want, what) {
 function afterFirstJoin(hist, firstUser, room) {
   return hist.length && hist[0].messageType === JOIN && hist[0].from === firstUser && hist[0].to === room
     ? hist.slice(1) : hist;
-}
-
-async function onlineRaw(srv, query) {
-  return h.get(srv, `/api/online?${query}`);
 }
 
 async function online(srv, room, extra = '') {

@@ -14,50 +14,12 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
+const { JOIN, LEAVE, isError, brief, briefs, clients, joinRaw, join, expectRefused, onlineRaw } = require('./rooms_lib');
 
 const GROUP = 1;
 const SYS = 2;
 const ONLINE = 3;
-const JOIN = 5;
-const LEAVE = 6;
 const SECRET = 'rooms-connect-secret';
-
-const isError = (m) => m && m.messageType === SYS && typeof m.content === 'string' && m.content.startsWith('error:');
-const brief = (m) => `${m.messageType}:${m.from}:${m.to}:${h.clip(m.content, 30)}`;
-const briefs = (list) => list.map(brief);
-
-// Connects clients in order and consumes what they got on the way in.
-async function clients(srv, ...users) {
-  const out = [];
-  for (const u of users) out.push(await h.connect(srv, u));
-  await h.settle(...out);
-  return out;
-}
-
-// Sends a Join of room and returns what came before the sync marker (the
-// room's history, or an error reply).
-async function joinRaw(c, room, extra = {}) {
-  c.send({ messageType: JOIN, to: room, ...extra });
-  return c.sync();
-}
-
-// joinRaw, and fails where the Join was answered with an error.
-async function join(c, room, extra = {}) {
-  const got = await joinRaw(c, room, extra);
-  const err = got.find(isError);
-  assert.ok(!err, `${c.label}: the Join of ${JSON.stringify(room)} was refused: ${err && err.content}`);
-  return got;
-}
-
-// Sends obj and expects exactly one error reply, the connection kept open.
-async function expectRefused(c, obj, what) {
-  c.send(obj);
-  const m = await c.next(`an error reply to ${what}`);
-  h.assertError(m, `${c.label}: reply to ${what}`);
-  assert.deepEqual(briefs(await c.sync()), [], `${c.label}: exactly one reply to ${what}`);
-  assert.ok(c.isOpen, `${c.label}: the connection stays open after ${what}`);
-  return m;
-}
 
 // Takes the next message of the given type (others stay queued) and checks
 // it is from user to room.
@@ -67,10 +29,6 @@ async function expectTyped(c, type, user, room) {
   h.assertFull(m, `${c.label}: ${what}`);
   assert.deepEqual([m.messageType, m.from, m.to], [type, user, room], `${c.label}: expected ${what}, got ${brief(m)}`);
   return m;
-}
-
-async function onlineRaw(srv, query) {
-  return h.get(srv, `/api/online?${query}`);
 }
 
 async function online(srv, room, extra = '') {
