@@ -125,17 +125,8 @@ class ChatPage {
 
   // Every line of the conversation as shown: kind (group, single, online,
   // offline, system, error), whether it is our own, its header, text and id.
-  lines() {
-    return this.page.evaluate(() => [...document.querySelectorAll('#messages > li')].map((li) => ({
-      kind: ['group', 'single', 'online', 'offline', 'error', 'system'].find((k) => li.classList.contains(k)) || '?',
-      own: li.classList.contains('own'),
-      local: li.classList.contains('local'),
-      failed: li.classList.contains('failed'),
-      who: (li.querySelector('.from') || {}).textContent || '',
-      text: (li.querySelector('.content') || {}).textContent || '',
-      note: (li.querySelector('.note') || {}).textContent || '',
-      id: li.dataset.id || '',
-    })));
+  async lines() {
+    return (await this.roomLines(null)) || [];
   }
 
   // The conversations in the list as drawn: room ('' for everyone), state
@@ -155,10 +146,12 @@ class ChatPage {
     return this.page.evaluate(() => document.getElementById('messages').dataset.room);
   }
 
-  // The lines of one conversation, shown or not, in the form of lines().
+  // The lines of one conversation, shown or not (room null: the one on
+  // screen), in the form of lines(); null where there is no such one.
   roomLines(room) {
     return this.page.evaluate((r) => {
-      const list = [...document.querySelectorAll('#convs > ol')].find((ol) => ol.dataset.room === r);
+      const list = r === null ? document.getElementById('messages')
+        : [...document.querySelectorAll('#convs > ol')].find((ol) => ol.dataset.room === r);
       if (!list) return null;
       return [...list.children].map((li) => ({
         kind: ['group', 'single', 'online', 'offline', 'error', 'system'].find((k) => li.classList.contains(k)) || '?',
@@ -306,4 +299,20 @@ class ChatPage {
   }
 }
 
-module.exports = { CHROMIUM, OUT, WAIT, launch, sharedBrowser, ChatPage };
+// The tab helpers of a test file on its shared browser: tab() opens one,
+// closed when the test ends; joined() opens one and joins as name.
+function tabs(browser) {
+  async function tab(t, srv, label, o) {
+    const p = await ChatPage.open(await browser(), srv, label, o);
+    t.after(() => p.close());
+    return p;
+  }
+  async function joined(t, srv, name, o) {
+    const p = await tab(t, srv, name, o);
+    await p.join(name);
+    return p;
+  }
+  return { tab, joined };
+}
+
+module.exports = { CHROMIUM, OUT, WAIT, launch, sharedBrowser, tabs, ChatPage };

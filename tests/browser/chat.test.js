@@ -6,23 +6,13 @@
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('../e2e/helpers');
-const { sharedBrowser, ChatPage, WAIT } = require('./browser');
+const { sharedBrowser, tabs, WAIT } = require('./browser');
 
 const T = { timeout: 90000 };
 const browser = sharedBrowser(after);
 
 // Every tab opened in a test is closed when it ends.
-async function tab(t, srv, label, o) {
-  const p = await ChatPage.open(await browser(), srv, label, o);
-  t.after(() => p.close());
-  return p;
-}
-
-async function joined(t, srv, name, o) {
-  const p = await tab(t, srv, name, o);
-  await p.join(name);
-  return p;
-}
+const { tab, joined } = tabs(browser);
 
 const chat = (lines) => lines.filter((l) => l.kind === 'group' || l.kind === 'single');
 const texts = (lines) => chat(lines).map((l) => l.text);

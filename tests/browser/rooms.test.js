@@ -6,7 +6,7 @@
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('../e2e/helpers');
-const { sharedBrowser, ChatPage, WAIT } = require('./browser');
+const { sharedBrowser, tabs, WAIT } = require('./browser');
 
 const T = { timeout: 90000 };
 const browser = sharedBrowser(after);
@@ -14,17 +14,8 @@ const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isM
 // The refused connects while a server is down are logged by the browser itself.
 const DOWN = [/WebSocket connection to .* failed/, /ERR_CONNECTION_REFUSED/];
 
-async function tab(t, srv, label, o) {
-  const p = await ChatPage.open(await browser(), srv, label, o);
-  t.after(() => p.close());
-  return p;
-}
-
-async function joined(t, srv, name, o) {
-  const p = await tab(t, srv, name, o);
-  await p.join(name);
-  return p;
-}
+// Every tab opened in a test is closed when it ends.
+const { tab, joined } = tabs(browser);
 
 const chat = (lines) => lines.filter((l) => l.kind === 'group' || l.kind === 'single');
 const texts = (lines) => chat(lines).map((l) => l.text);
