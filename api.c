@@ -65,15 +65,15 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
     }
     struct message m;
     long n = -1;
+    int queued = 0;
     if (message_read(body, len, scratch, &m, r->why, sizeof r->why) == 0)
-        n = connmgr_push(&m, r->why, sizeof r->why);
+        n = connmgr_push(&m, &queued, r->why, sizeof r->why);
     free(scratch);
     if (n < 0) {
         r->status = 400;
         return;
     }
-    /* Offline messages are not kept yet, so nothing is ever queued. */
-    buf_printf(&r->body, "{\"delivered\":%ld,\"queued\":0}\n", n);
+    buf_printf(&r->body, "{\"delivered\":%ld,\"queued\":%d}\n", n, queued);
 }
 
 /* -------------------------------------------------------------- online */

@@ -20,6 +20,7 @@
 
 #define KIB 1024L
 #define MIB (1024L * KIB)
+#define GIB (1024L * MIB)
 #define STRINGIFY(x) #x
 #define STR(x) STRINGIFY(x)
 #define COUNT(a) (int)(sizeof(a) / sizeof(a)[0])
@@ -71,7 +72,7 @@ static bool number(const char *v, double min, double *out)
     return decimal(v, out, &rest) && *rest == '\0' && *out >= min;
 }
 
-/* Bytes, with an optional k/K or m/M suffix (1024-based). */
+/* Bytes, with an optional k/K, m/M or g/G suffix (1024-based). */
 static bool size(const char *v, long min, long max, size_t *out)
 {
     long n, unit = 1;
@@ -83,6 +84,8 @@ static bool size(const char *v, long min, long max, size_t *out)
         unit = KIB, rest++;
     else if (*rest == 'm' || *rest == 'M')
         unit = MIB, rest++;
+    else if (*rest == 'g' || *rest == 'G')
+        unit = GIB, rest++;
     if (*rest != '\0' || n > max / unit || n * unit < min)
         return false;
     *out = (size_t)(n * unit);
@@ -107,6 +110,25 @@ static bool duration(const char *v, unsigned *ms)
     return true;
 }
 
+/* Whole seconds, minutes, hours or days ("90", "90s", "30m", "12h", "7d"),
+ * from one second to ten years, as seconds. */
+static bool age(const char *v, long *seconds)
+{
+    static const char units[] = "smhd";
+    static const long per[] = {1, 60, 3600, 86400};
+    const long max = 3650 * 86400L;
+    long n;
+    char *rest;
+
+    if (!integer(v, max, &n, &rest))
+        return false;
+    const char *u = *rest ? strchr(units, *rest) : units;
+    if (!u || (*rest && rest[1] != '\0') || n == 0 || n > max / per[u - units])
+        return false;
+    *seconds = n * per[u - units];
+    return true;
+}
+
 static bool pick(const char *v, const char *const names[], int count, int *out)
 {
     for (int i = 0; i < count; i++) {
@@ -127,6 +149,7 @@ enum kind {
     SIZE,     /* size_t, from min to max bytes */
     NUMBER,   /* double, at least min */
     DURATION, /* unsigned milliseconds */
+    AGE,      /* long seconds, up to years */
     DIRECTORY,/* const char *: an existing directory */
     KEY,      /* const char *: not empty, or it would sign or admit anything */
     ORIGINS,  /* the origins list: each value adds to it */
@@ -183,6 +206,17 @@ static const struct option_def options[] = {
      "rooms whose recent history is kept, the least recently used forgotten first",
      "an integer from 1 to 10000000", .kind = INTEGER, .field = AT(max_room_histories),
      .min = 1, .max = 10000000},
+    {"offline-max", "PUSHER_OFFLINE_MAX", "N", "100",
+     "messages kept for a user who is offline, the oldest dropped first; 0: none",
+     "an integer from 0 to 100000", .kind = INTEGER, .field = AT(offline_max), .max = 100000},
+    {"offline-ttl", "PUSHER_OFFLINE_TTL", "AGE", "7d",
+     "how long a message is kept for a user who is offline",
+     "an age from 1s to 3650d, like 3600, 90s, 30m, 12h or 7d",
+     .kind = AGE, .field = AT(offline_ttl_s)},
+    {"offline-bytes", "PUSHER_OFFLINE_BYTES", "SIZE", "64m",
+     "bytes of messages kept for all offline users together, the oldest dropped first",
+     "a size from 1k to 64g, like 64m", .kind = SIZE, .field = AT(offline_bytes),
+     .min = KIB, .max = 64 * GIB},
     {"ping-interval", "PUSHER_PING_INTERVAL", "TIME", "25s",
      "silence after which a connection is pinged", DURATION_MUST,
      .kind = DURATION, .field = AT(ping_interval_ms)},
@@ -269,6 +303,8 @@ static bool set(struct config *c, const struct option_def *o, const char *v)
         return number(v, (double)o->min, field);
     case DURATION:
         return duration(v, field);
+    case AGE:
+        return age(v, field);
     case DIRECTORY:
         *(const char **)field = v;
         return stat(v, &st) == 0 && S_ISDIR(st.st_mode);
@@ -294,7 +330,8 @@ static void usage(FILE *f)
 {
     fputs("usage: pusher [options]\n"
           "Each option may come from the environment variable shown; a flag wins over it.\n"
-          "SIZE takes a k or m suffix (1024-based); TIME is seconds, or ends in s or ms.\n\n", f);
+          "SIZE takes a k, m or g suffix (1024-based); TIME is seconds, or ends in s or ms;\n"
+          "AGE is seconds, or ends in s, m, h or d.\n\n", f);
     for (const struct option_def *o = options; o < options + NUM_OPTIONS; o++)
         fprintf(f, "  --%s%s%s  (%s, default %s)\n      %s\n", o->name, o->arg ? "=" : "",
                 o->arg ? o->arg : "", o->env, o->def ? o->def : "unset", o->help);
@@ -401,6 +438,7 @@ void config_print(const struct config *c, FILE *f)
             c->api_key ? "set" : "unset");
     for (size_t i = 0; i < c->num_origins; i++)
         fprintf(f, "%s%s", i ? "," : "", c->origins[i]);
-    fprintf(f, "%s echo=%d log_level=%s log_rate=%g backend=%s\n", c->num_origins ? "" : "any",
-            c->echo, levels[c->log_level], c->log_rate, backends[c->backend]);
+    fprintf(f, "%s echo=%d log_level=%s log_rate=%g backend=%s offline_max=%ld offline_ttl_s=%ld"
+            " offline_bytes=%zu\n", c->num_origins ? "" : "any", c->echo, levels[c->log_level],
+            c->log_rate, backends[c->backend], c->offline_max, c->offline_ttl_s, c->offline_bytes);
 }

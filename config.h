@@ -41,6 +41,9 @@ struct config {
     long max_room_histories;       /* --max-room-histories: rooms whose history is kept, 10000 */
     double log_rate;               /* --log-rate: per-connection log lines a second, 20; 0 = all */
     enum loop_backend backend;     /* --backend: epoll on Linux, else poll */
+    long offline_max;              /* --offline-max: messages kept per offline user, 100; 0 = none */
+    long offline_ttl_s;            /* --offline-ttl: how long they are kept, 7 days */
+    size_t offline_bytes;          /* --offline-bytes: their bytes for all users, 64 MiB */
 };
 
 /* Fills c from the defaults, then the environment, then argv (flags win).

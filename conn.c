@@ -43,6 +43,7 @@ enum conn_state {
 enum {
     CONN_FLUSHING = 1,          /* on the flush list */
     CONN_WANT_WRITE = 2,        /* the socket was full; waiting for it to drain */
+    CONN_NOTIFY = 4,            /* its owner waits for ops->written */
 };
 
 struct outq {
@@ -253,6 +254,7 @@ static void overflow(struct conn *c)
         frame_unref(q->f[i]);
     }
     q->end = q->start + keep;
+    c->flags &= (uint8_t)~CONN_NOTIFY;  /* what it waited for is not all written */
     c->ops->overflow(c);
 }
 
@@ -298,6 +300,10 @@ static void output_done(struct conn *c)
 {
     outq_free(c);
     set_want_write(c, false);
+    if (c->flags & CONN_NOTIFY) {
+        c->flags &= (uint8_t)~CONN_NOTIFY;
+        c->ops->written(c);
+    }
     if (c->state == CONN_DRAIN) {
         T(c)->shutdown(c->fd, c->tstate);
         c->state = CONN_LINGER;
@@ -450,6 +456,17 @@ void conn_finish(struct conn *c)
     conn_deadline(c, g.linger, conn_now());
     if (!c->out)
         output_done(c);
+}
+
+void conn_notify_written(struct conn *c)
+{
+    if (!c->ops->written)
+        return;
+    if (!c->out) {
+        c->ops->written(c);
+        return;
+    }
+    c->flags |= CONN_NOTIFY;
 }
 
 void conn_send_last(struct conn *c, struct frame *f)

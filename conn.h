@@ -30,6 +30,9 @@ struct conn_ops {
     /* It stopped being open (conn_finish, conn_kill), told at the end of the
      * turn, never inside the broadcast that may have caused it. */
     void (*ended)(struct conn *c);
+    /* Everything queued before conn_notify_written() was asked has been
+     * taken by the socket. */
+    void (*written)(struct conn *c);
     /* Just before it is freed. */
     void (*freed)(struct conn *c);
 };
@@ -62,6 +65,11 @@ bool conn_is_open(const struct conn *c);
 /* Queues f (taking a reference) for c; written before the loop next sleeps. */
 void conn_send(struct conn *c, struct frame *f);
 void conn_send_raw(struct conn *c, const void *bytes, size_t len);
+/* Asks for ops->written once all c has queued so far is written, at once
+ * when nothing is; an overflow, which drops output, cancels it. What is
+ * written is delivered as far as the server can know (a kept message is
+ * forgotten then). */
+void conn_notify_written(struct conn *c);
 /* Queues f whatever the limit (a close frame), then finishes c. */
 void conn_send_last(struct conn *c, struct frame *f);
 /* Shuts c down once its queued output is written, then lingers briefly,

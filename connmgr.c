@@ -1,8 +1,9 @@
 /* connmgr.c - the routing of messages (PROTOCOL.md "Routing", "Rooms"):
  * Group to every other connection or to a room, Single to each connection
  * of one user, Online/Offline on a user's first and last connection, Join
- * and Leave on its first and last in a room, the histories, the ids, and an
- * `error:` SysNotify for whatever cannot be routed. Every message is
+ * and Leave on its first and last in a room, the histories, the kept
+ * messages of users who are offline (offline.c keeps them), the ids, and
+ * an `error:` SysNotify for whatever cannot be routed. Every message is
  * encoded once into one frame that all its recipients and its history
  * share. The users are users.c's table, the rooms rooms.c's. This file
  * never touches a socket: it hands frames to conn_send().
@@ -15,6 +16,7 @@
 #include "connmgr.h"
 #include "history.h"
 #include "jwt.h"
+#include "offline.h"
 #include "rooms.h"
 #include "stats.h"
 #include "users.h"
@@ -156,8 +158,8 @@ static void announce(int type, const struct user *u, const struct conn *except)
     frame_unref(f);
 }
 
-/* The answer to anything that cannot be routed: a SysNotify to its sender
- * alone, saying what was wrong. */
+/* A SysNotify to c alone: why something could not be routed (error:), or
+ * that it was kept (queued:). */
 static void reply_error(struct conn *c, const char *fmt, const char *detail)
 {
     char text[256];
@@ -311,23 +313,29 @@ static int by_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* What a connection is sent as it opens (PROTOCOL.md "Recent history"): the
- * everyone history and those of the rooms it joined at connect, merged in id
- * order, newer than since, the newest that fit in the replay budget. */
-static void replay_all(struct conn *c, uint64_t since)
+/* What a connection is sent as it opens (PROTOCOL.md "Recent history",
+ * "Offline messages"): the everyone history, those of the rooms it joined
+ * at connect and its user's kept messages, merged in id order, newer than
+ * since, the newest that fit in the replay budget. The kept ones sent are
+ * forgotten once written (connmgr_written); older ones that did not fit
+ * stay kept. */
+static void replay_all(struct conn *c, const struct user *u, uint64_t since)
 {
     struct room *const *rooms;
     size_t nrooms = rooms_of(c, &rooms);
-    if (nrooms == 0) {
+    offline_expire(now_ms());
+    size_t nkept = offline_list(u->id, u->len, since, NULL, 0);
+    if (nrooms == 0 && nkept == 0) {
         replay(c, since);
         return;
     }
-    const struct history_entry **v = malloc(HISTORY_LEN * (1 + nrooms) * sizeof *v);
+    const struct history_entry **v = malloc((HISTORY_LEN * (1 + nrooms) + nkept) * sizeof *v);
     if (!v) {
         replay(c, since);       /* the everyone history, at least */
         return;
     }
-    size_t n = 0;
+    size_t n = offline_list(u->id, u->len, since, v, nkept);
+    uint64_t kept_hi = n ? v[n - 1]->id : 0;
     collect(&g.history, since, v, &n);
     for (size_t i = 0; i < nrooms; i++)
         if (rooms_history_if_any(rooms[i]))  /* a use, which forgets no other room's */
@@ -338,6 +346,10 @@ static void replay_all(struct conn *c, uint64_t since)
         bytes += v[--first]->frame->len;
     for (size_t i = first; i < n; i++)
         deliver(c, v[i]->frame);
+    if (first < n && kept_hi >= v[first]->id) {
+        offline_sending(u->id, u->len, (uint32_t)conn_id(c), v[first]->id, kept_hi);
+        conn_notify_written(c);
+    }
     free(v);
 }
 
@@ -384,7 +396,7 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
     if (join_rooms(c, rooms, rooms_len) < 0)
         return -1;              /* the caller closes c, which leaves all */
 
-    replay_all(c, since);
+    replay_all(c, u, since);
     if (u->nconns == 1)
         announce(MSG_ONLINE, u, c);
     struct room *const *in;
@@ -393,6 +405,13 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
         if (!user_elsewhere_in(c, in[i]))
             announce_room(MSG_JOIN, c, in[i]);
     return 0;
+}
+
+void connmgr_written(struct conn *c)
+{
+    const struct member *m = member_of(c);
+    if (m)
+        offline_sent(m->user->id, m->user->len, (uint32_t)conn_id(c));
 }
 
 void connmgr_leave(struct conn *c)
@@ -411,6 +430,7 @@ void connmgr_leave(struct conn *c)
 
     struct user *u = m->user;
     uint32_t id = (uint32_t)conn_id(c), *p = &u->members;
+    offline_unsent(u->id, u->len, id);
     while (*p != id)
         p = &g.members[*p].next;
     *p = m->next;
@@ -425,6 +445,24 @@ void connmgr_leave(struct conn *c)
 
 /* -------------------------------------------------------------- routing */
 
+/* m's to, at most 64 bytes of it cut at a character boundary, so a reply
+ * quoting it stays valid UTF-8 (RFC 6455 §8.1). In a buffer of one reply. */
+static const char *quoted_to(const struct message *m)
+{
+    static char name[MESSAGE_MAX_USER_ID + 1];
+    size_t n = m->to.len < MESSAGE_MAX_USER_ID ? m->to.len : MESSAGE_MAX_USER_ID;
+    while (n < m->to.len && n > 0 && ((uint8_t)m->to.p[n] & 0xC0) == 0x80)
+        n--;
+    snprintf(name, sizeof name, "%.*s", (int)n, m->to.p);
+    return name;
+}
+
+/* Keeps the encoded Single m for its offline user. 0, or -1. */
+static int keep(const struct message *m, struct frame *f)
+{
+    return offline_keep(m->to.p, m->to.len, f, (uint64_t)m->id, m->update_at);
+}
+
 /* Checks what a client or a push may send; NULL when m is routable. */
 static const char *refusal(const struct message *m, bool pushed)
 {
@@ -433,6 +471,8 @@ static const char *refusal(const struct message *m, bool pushed)
     int64_t t = m->message_type;
     if (t == MSG_SINGLE && m->to.len == 0)
         return "a Single message needs \"to\", the userId it goes to";
+    if (t == MSG_SINGLE && message_user_id_problem(m->to.p, m->to.len))
+        return message_user_id_problem(m->to.p, m->to.len);
     if ((t == MSG_JOIN || t == MSG_LEAVE) && m->to.len == 0)
         return "Join and Leave need \"to\", the room";
     if (t != MSG_SINGLE && m->to.len > 0 && message_room_problem(m->to.p, m->to.len))
@@ -472,19 +512,10 @@ void connmgr_route(struct conn *from, struct message *m)
     if (m->message_type == MSG_GROUP && m->to.len > 0 && !(room = room_of_sender(from, m)))
         return;
     const struct user *to = NULL;
-    if (m->message_type == MSG_SINGLE) {
-        to = users_find(m->to.p, m->to.len);
-        if (!to) {
-            /* Quote at most 64 bytes of the name, cut at a character
-             * boundary so the reply stays valid UTF-8 (§8.1). */
-            size_t n = m->to.len < MESSAGE_MAX_USER_ID ? m->to.len : MESSAGE_MAX_USER_ID;
-            while (n < m->to.len && n > 0 && ((uint8_t)m->to.p[n] & 0xC0) == 0x80)
-                n--;
-            char name[MESSAGE_MAX_USER_ID + 1];
-            snprintf(name, sizeof name, "%.*s", (int)n, m->to.p);
-            reply_error(from, "error: user \"%s\" is not online", name);
-            return;
-        }
+    if (m->message_type == MSG_SINGLE && !(to = users_find(m->to.p, m->to.len)) &&
+        !offline_enabled()) {
+        reply_error(from, "error: user \"%s\" is not online", quoted_to(m));
+        return;
     }
     const struct user *sender = member_of(from)->user;
     m->from = (struct json_str){sender->id, sender->len};
@@ -493,6 +524,12 @@ void connmgr_route(struct conn *from, struct message *m)
         return;
     if (to) {
         send_to_user(to, f);
+    } else if (m->message_type == MSG_SINGLE) {
+        if (keep(m, f) == 0)
+            reply_error(from, "queued: %s is offline; the message is kept until they come back",
+                        quoted_to(m));
+        else
+            reply_error(from, "error: the message to %s could not be kept", quoted_to(m));
     } else if (room) {
         to_room(room, f, m->id, from);
     } else {
@@ -502,8 +539,9 @@ void connmgr_route(struct conn *from, struct message *m)
     frame_unref(f);
 }
 
-long connmgr_push(struct message *m, char *why, size_t whycap)
+long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
 {
+    *queued = 0;
     const char *bad = refusal(m, true);
     if (bad) {
         snprintf(why, whycap, "%s", bad);
@@ -519,6 +557,7 @@ long connmgr_push(struct message *m, char *why, size_t whycap)
     if (m->message_type == MSG_SINGLE) {
         const struct user *u = users_find(m->to.p, m->to.len);
         n = u ? send_to_user(u, f) : 0;
+        *queued = !u && keep(m, f) == 0;
     } else if (m->to.len > 0) {
         /* To a room, which keeps the message for whoever joins it later. */
         n = (room = rooms_get(m->to.p, m->to.len)) ? to_room(room, f, m->id, NULL) : 0;
@@ -528,6 +567,11 @@ long connmgr_push(struct message *m, char *why, size_t whycap)
     }
     frame_unref(f);
     return (long)n;
+}
+
+void connmgr_expire(void)
+{
+    offline_expire(now_ms());
 }
 
 const char *connmgr_user_id(const struct conn *c)

@@ -25,6 +25,9 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
  * (claim_len -1: any, as without a secret). -1 when out of memory. */
 int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, const char *rooms,
                  size_t rooms_len, const char *claim, long claim_len);
+/* All c was sent so far has been written: kept messages it carried are
+ * forgotten (conn_notify_written, which routing asks for). */
+void connmgr_written(struct conn *c);
 /* Removes a closing connection; the user's last one makes it offline. */
 void connmgr_leave(struct conn *c);
 
@@ -34,9 +37,13 @@ void connmgr_leave(struct conn *c);
 void connmgr_route(struct conn *from, struct message *m);
 /* Tells the sender of something that is no Message why (an error: reply). */
 void connmgr_refuse(struct conn *from, const char *why);
-/* Routes a server push. Returns the connections reached, or -1 with a
- * reason in why when the message cannot be pushed. */
-long connmgr_push(struct message *m, char *why, size_t whycap);
+/* Routes a server push. Returns the connections reached, with *queued 1
+ * where a Single was kept for an offline user, or -1 with a reason in why
+ * when the message cannot be pushed. */
+long connmgr_push(struct message *m, int *queued, char *why, size_t whycap);
+
+/* Forgets the kept messages past --offline-ttl now. */
+void connmgr_expire(void);
 
 const char *connmgr_user_id(const struct conn *c);
 size_t connmgr_connections(void);

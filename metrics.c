@@ -4,6 +4,7 @@
 
 #include "connmgr.h"
 #include "metrics.h"
+#include "offline.h"
 #include "rooms.h"
 #include "stats.h"
 
@@ -33,6 +34,10 @@ void metrics_write(struct buf *b)
     gauge(b, "pusher_users", connmgr_users());
     gauge(b, "pusher_rooms", rooms_open());
     gauge(b, "pusher_room_memberships", rooms_memberships());
+    connmgr_expire();
+    gauge(b, "pusher_offline_messages", offline_count());
+    gauge(b, "pusher_offline_bytes", offline_bytes());
+    gauge(b, "pusher_offline_users", offline_users());
     counter(b, "pusher_messages_received_total", stats.messages_received);
     counter(b, "pusher_messages_sent_total", stats.messages_sent);
     counter(b, "pusher_bytes_received_total", stats.bytes_received);
@@ -43,4 +48,5 @@ void metrics_write(struct buf *b)
     counter(b, "pusher_slow_consumer_closes_total", stats.slow_closes);
     counter(b, "pusher_rate_limit_closes_total", stats.rate_closes);
     counter(b, "pusher_accept_errors_total", stats.accept_errors);
+    counter(b, "pusher_offline_dropped_total", stats.offline_dropped);
 }

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "connmgr.h"
 #include "log.h"
+#include "offline.h"
 #include "loop.h"
 #include "server.h"
 
@@ -175,6 +176,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "pusher: cannot listen on %s:%ld: %s\n", cfg.bind, cfg.port, strerror(errno));
         return 1;
     }
+    offline_init(&(struct offline_limits){.per_user = (size_t)cfg.offline_max,
+                                          .ttl_ms = (int64_t)cfg.offline_ttl_s * 1000,
+                                          .bytes = cfg.offline_bytes});
     struct loop *l = loop_create((int)fds, cfg.backend);
     if (!l || connmgr_init((size_t)fds, (size_t)cfg.max_connections, cfg.max_pending / 2,
                            (size_t)cfg.max_rooms, (size_t)cfg.max_room_histories) < 0 ||

@@ -208,6 +208,12 @@ static void on_ended(struct conn *c)
     connmgr_leave(c);
 }
 
+/* conn_ops.written: what routing asked to hear about is written. */
+static void on_written(struct conn *c)
+{
+    connmgr_written(c);
+}
+
 /* conn_ops.freed */
 static void on_freed(struct conn *c)
 {
@@ -222,6 +228,7 @@ static const struct conn_ops session_ops = {
     .expired = on_expired,
     .overflow = on_overflow,
     .ended = on_ended,
+    .written = on_written,
     .freed = on_freed,
 };
 

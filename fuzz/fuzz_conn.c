@@ -113,7 +113,8 @@ static void fill_history(void)
         struct message m = {.message_type = 1, .from = {"", 0}, .to = {"", 0},
                             .content = {"earlier", 7}, .file_id = {"", 0}, .url = {"", 0}};
         char why[64];
-        EXPECT(connmgr_push(&m, why, sizeof why) == 0);
+        int queued;
+        EXPECT(connmgr_push(&m, &queued, why, sizeof why) == 0);
     }
 }
 

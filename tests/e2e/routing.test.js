@@ -103,11 +103,13 @@ test('Single to oneself reaches all of one\'s connections, the sending one inclu
   assert.deepEqual(await h.syncVia(a1, b), []);
 });
 
-test('Single to a user with no open connection: an error SysNotify to the sender only', h.T, async (t) => {
+test('Single to a user with no open connection: a queued: SysNotify to the sender only; to nobody, error:', h.T, async (t) => {
   const srv = await h.serve(t);
   const [a, b] = await clients(srv, 'alice', 'bob');
   a.send({ messageType: 0, to: 'nobody', content: 'hello?' });
-  h.assertError(await a.next('an error reply'));
+  const q = await a.next('a queued: reply');
+  assert.equal(q.messageType, 2);
+  assert.match(q.content, /^queued:.*nobody/);
   a.send({ messageType: 0, to: '', content: 'to empty' });
   h.assertError(await a.next('an error reply'));
   assert.deepEqual(await h.syncVia(a, b), [], 'nobody else hears of it');
@@ -115,7 +117,15 @@ test('Single to a user with no open connection: an error SysNotify to the sender
   await h.waitConnections(srv, 1);
   a.drain();
   a.send({ messageType: 0, to: 'bob', content: 'gone' });
-  h.assertError(await a.next('an error reply once bob left'));
+  assert.match((await a.next('a queued: reply once bob left')).content, /^queued:.*bob/);
+});
+
+test('with --offline-max 0, a Single to a user with no open connection is an error: reply', h.T, async (t) => {
+  const srv = await h.serve(t, ['--offline-max', '0']);
+  const [a, b] = await clients(srv, 'alice', 'bob');
+  a.send({ messageType: 0, to: 'nobody', content: 'hello?' });
+  h.assertError(await a.next('an error reply'));
+  assert.deepEqual(await h.syncVia(a, b), [], 'nobody else hears of it');
 });
 
 test('the server overwrites `from`, keeps a given createAt, sets updateAt and a µs id', h.T, async (t) => {

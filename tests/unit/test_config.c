@@ -25,7 +25,8 @@ static const char *const vars[] = {
     "PUSHER_MAX_PENDING", "PUSHER_MAX_RATE", "PUSHER_MAX_BURST", "PUSHER_PING_INTERVAL",
     "PUSHER_IDLE_TIMEOUT", "PUSHER_HANDSHAKE_TIMEOUT", "PUSHER_STATIC_DIR", "PUSHER_SECRET",
     "PUSHER_API_KEY", "PUSHER_ALLOWED_ORIGIN", "PUSHER_ECHO", "PUSHER_LOG_LEVEL", "PUSHER_LOG_RATE",
-    "PUSHER_BACKEND",
+    "PUSHER_BACKEND", "PUSHER_MAX_ROOMS", "PUSHER_MAX_ROOM_HISTORIES", "PUSHER_OFFLINE_MAX",
+    "PUSHER_OFFLINE_TTL", "PUSHER_OFFLINE_BYTES",
 };
 
 static void clear_env(void)
@@ -129,6 +130,7 @@ static void test_defaults(void)
     CHECK(c.num_origins == 0);
     CHECK(!c.echo);
     CHECK(c.log_level == LOG_INFO);
+    CHECK(c.offline_max == 100 && c.offline_ttl_s == 7 * 86400 && c.offline_bytes == 64 << 20);
 #ifdef __linux__
     CHECK(c.backend == BACKEND_EPOLL);
 #else
@@ -197,6 +199,15 @@ static void test_each_option(void)
         CHECK(with(env, "log-level", "warn").log_level == LOG_WARN);
         CHECK(with(env, "log-rate", "0").log_rate == 0);
         CHECK(with(env, "log-rate", "2.5").log_rate == 2.5);
+        CHECK(with(env, "offline-max", "0").offline_max == 0);
+        CHECK(with(env, "offline-max", "100000").offline_max == 100000);
+        CHECK(with(env, "offline-ttl", "90").offline_ttl_s == 90);
+        CHECK(with(env, "offline-ttl", "90s").offline_ttl_s == 90);
+        CHECK(with(env, "offline-ttl", "30m").offline_ttl_s == 1800);
+        CHECK(with(env, "offline-ttl", "12h").offline_ttl_s == 43200);
+        CHECK(with(env, "offline-ttl", "3650d").offline_ttl_s == 3650 * 86400L);
+        CHECK(with(env, "offline-bytes", "1k").offline_bytes == 1024);
+        CHECK(with(env, "offline-bytes", "2g").offline_bytes == (size_t)2 << 30);
         CHECK(with(env, "backend", "poll").backend == BACKEND_POLL);
         CHECK(with(env, "backend", "epoll").backend == BACKEND_EPOLL);
 
@@ -300,7 +311,7 @@ static const struct bad bads[] = {
     {"max-connections", "10000001"}, {"max-connections", "-5"}, {"max-connections", "1e3"},
     {"max-message", "124"}, {"max-message", "17m"}, {"max-message", "64q"}, {"max-message", "64kk"},
     {"max-message", "k"}, {"max-message", "99999999999999999k"}, {"max-message", "16385k"},
-    {"max-pending", "0"}, {"max-pending", "1023"}, {"max-pending", "1025m"}, {"max-pending", "1g"},
+    {"max-pending", "0"}, {"max-pending", "1023"}, {"max-pending", "1025m"}, {"max-pending", "2g"}, {"max-pending", "1t"},
     {"max-rate", "-1"}, {"max-rate", "nan"}, {"max-rate", "inf"}, {"max-rate", "1e3"},
     {"max-rate", "0x10"}, {"max-rate", "1.2.3"}, {"max-rate", "."}, {"max-rate", ""},
     {"max-rate", "1" "000000000000000000000000000000000000000000000000000000000000000000000000000000"
@@ -320,6 +331,10 @@ static const struct bad bads[] = {
     {"log-level", "loud"}, {"log-level", "INFO"}, {"log-level", ""},
     {"log-rate", "-1"}, {"log-rate", "fast"},
     {"backend", "kqueue"}, {"backend", ""},
+    {"offline-max", "-1"}, {"offline-max", "100001"},
+    {"offline-ttl", "0"}, {"offline-ttl", "0d"}, {"offline-ttl", "3651d"}, {"offline-ttl", "1w"},
+    {"offline-ttl", "1.5h"}, {"offline-ttl", "5ms"}, {"offline-ttl", "h"}, {"offline-ttl", "7dd"},
+    {"offline-bytes", "1023"}, {"offline-bytes", "65g"},
 };
 
 static void test_bad_values(void)
@@ -527,7 +542,8 @@ static void test_print(void)
     config_print(&c, f);
     fclose(f);
     CHECK(strstr(text, " secret=unset api_key=set allowed_origins=any echo=1 ") != NULL);
-    CHECK(strstr(text, " log_level=debug log_rate=20 backend=poll\n") != NULL);
+    CHECK(strstr(text, " log_level=debug log_rate=20 backend=poll ") != NULL);
+    CHECK(strstr(text, " offline_max=100 offline_ttl_s=604800 offline_bytes=67108864\n") != NULL);
     free(text);
 }
 

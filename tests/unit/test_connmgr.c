@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "connmgr.h"
 #include "history.h"
+#include "offline.h"
 #include "stats.h"
 
 /* ------------------------------------------------ stubs of the conn layer */
@@ -74,6 +75,12 @@ void conn_send(struct conn *c, struct frame *f)
         sent[nsent].json[n] = '\0';
         nsent++;
     }
+}
+
+/* What was queued counts as written at once here. */
+void conn_notify_written(struct conn *c)
+{
+    connmgr_written(c);
 }
 
 /* --------------------------------------------------------------- helpers */
@@ -167,6 +174,41 @@ static void test_history(void)
     connmgr_leave(&conns[0]);
 }
 
+/* Singles to a user who is offline are kept, the sender told, and they
+ * come with the history when the user connects, in id order; written, they
+ * are forgotten. */
+static void test_offline(void)
+{
+    offline_init(&(struct offline_limits){.per_user = 3, .ttl_ms = 60000, .bytes = 1 << 20});
+    join(0, "ann");
+    nsent = 0;
+    route(0, "{\"messageType\":0,\"to\":\"cy\",\"content\":\"k1\"}");
+    CHECK(nsent == 1 && sent_to(0) == 1 && last_has("queued: cy"));
+    route(0, "{\"messageType\":1,\"content\":\"g1\"}");
+    for (int i = 2; i <= 5; i++) {
+        char json[64];
+        snprintf(json, sizeof json, "{\"messageType\":0,\"to\":\"cy\",\"content\":\"k%d\"}", i);
+        route(0, json);
+    }
+    CHECK(offline_count() == 3);        /* k3..k5: three a user */
+    CHECK(stats.offline_dropped == 2);
+    nsent = 0;
+    join(1, "cy");
+    /* The history's last 100, g1 the newest, then k3..k5, by id; then
+     * ann hears cy is online. */
+    CHECK(nsent == HISTORY_LEN + 4 && sent_to(1) == HISTORY_LEN + 3 && last_has("\"from\":\"cy\""));
+    CHECK(strstr(sent[nsent - 5].json, "\"content\":\"g1\"") != NULL);
+    CHECK(strstr(sent[nsent - 4].json, "\"content\":\"k3\"") != NULL);
+    CHECK(strstr(sent[nsent - 2].json, "\"content\":\"k5\"") != NULL);
+    CHECK(offline_count() == 0 && offline_users() == 0);
+    nsent = 0;
+    route(0, "{\"messageType\":0,\"to\":\"cy\",\"content\":\"now\"}");
+    CHECK(nsent == 1 && sent_to(1) == 1 && last_has("\"content\":\"now\""));
+    connmgr_leave(&conns[1]);
+    connmgr_leave(&conns[0]);
+    offline_init(&(struct offline_limits){0});
+}
+
 /* Churn: many users come and go in a random order; after every step each
  * present user is found (a Single reaches it) and each absent one is not.
  * Broken backward-shift deletion loses users that probed past a hole. */
@@ -216,6 +258,7 @@ int main(void)
     CHECK(connmgr_init(MAX_CONNS, MAX_CONNS / 2, 1 << 20, 100, 16) == 0);
     test_routing();
     test_history();
+    test_offline();
     join(0, "sender");
     test_churn();
     return check_summary("connmgr");

@@ -1,0 +1,52 @@
+/* offline.h - the kept messages (PROTOCOL.md "Offline messages"): Singles
+ * for users with no open connection, each one frame as it was encoded,
+ * bounded by a count per user, an age and the bytes of all, the oldest
+ * going first. It knows frames, ids and names, not connections: routing
+ * says when kept messages are on their way and when they were written. */
+#ifndef OFFLINE_H
+#define OFFLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "history.h"
+
+struct offline_limits {
+    size_t per_user;            /* --offline-max; 0 keeps nothing */
+    int64_t ttl_ms;             /* --offline-ttl */
+    size_t bytes;               /* --offline-bytes, of frames, for all users */
+};
+
+/* Sets the limits (again, in tests: what is kept stays). */
+void offline_init(const struct offline_limits *l);
+/* Are messages kept at all (--offline-max above 0)? */
+bool offline_enabled(void);
+/* Keeps f (taking a reference), the message of that id made at at_ms, for
+ * user[0..len), dropping the oldest where a limit says so. 0, or -1 when
+ * nothing may be kept (--offline-max 0, a frame over --offline-bytes) or
+ * out of memory. */
+int offline_keep(const char *user, size_t len, struct frame *f, uint64_t id, int64_t at_ms);
+/* Drops what has passed the age limit at now_ms. */
+void offline_expire(int64_t now_ms);
+
+/* Forgets the user's kept messages with an id at or below since (a
+ * connection that says it saw them), fills v with up to cap of the rest,
+ * oldest first, and returns how many the rest are (cap 0 only counts).
+ * The entries stay good until the next call into this file. */
+size_t offline_list(const char *user, size_t len, uint64_t since,
+                    const struct history_entry **v, size_t cap);
+/* The user's kept messages with ids from lo to hi are on their way through
+ * tag (a connection), the only one: a later call replaces it. */
+void offline_sending(const char *user, size_t len, uint32_t tag, uint64_t lo, uint64_t hi);
+/* Tag's bytes were written: what it carried is forgotten. */
+void offline_sent(const char *user, size_t len, uint32_t tag);
+/* Tag ended before that: what it carried stays kept. */
+void offline_unsent(const char *user, size_t len, uint32_t tag);
+
+size_t offline_count(void);     /* messages kept */
+size_t offline_bytes(void);     /* their frames' bytes */
+size_t offline_users(void);     /* users with one at least */
+
+#endif
