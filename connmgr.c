@@ -158,9 +158,9 @@ static void announce(int type, const struct user *u, const struct conn *except)
     frame_unref(f);
 }
 
-/* A SysNotify to c alone: why something could not be routed (error:), or
- * that it was kept (queued:). */
-static void reply_error(struct conn *c, const char *fmt, const char *detail)
+/* A SysNotify to c alone, about a message of c's made at create_at (0:
+ * now): why it could not be routed (error:), or that it was kept (queued:). */
+static void reply(struct conn *c, int64_t create_at, const char *fmt, const char *detail)
 {
     char text[256];
     snprintf(text, sizeof text, fmt, detail);
@@ -168,12 +168,18 @@ static void reply_error(struct conn *c, const char *fmt, const char *detail)
         .message_type = MSG_SYSNOTIFY,
         .to = str(connmgr_user_id(c)),
         .content = str(text),
+        .create_at = create_at,
     };
     struct frame *f = encode(&m);
     if (f) {
         deliver(c, f);
         frame_unref(f);
     }
+}
+
+static void reply_error(struct conn *c, const char *fmt, const char *detail)
+{
+    reply(c, 0, fmt, detail);
 }
 
 /* ----------------------------------------------------------- members */
@@ -525,9 +531,11 @@ void connmgr_route(struct conn *from, struct message *m)
     if (to) {
         send_to_user(to, f);
     } else if (m->message_type == MSG_SINGLE) {
+        /* The reply carries the Single's createAt, so a page can tell
+         * which of its lines was kept. */
         if (keep(m, f) == 0)
-            reply_error(from, "queued: %s is offline; the message is kept until they come back",
-                        quoted_to(m));
+            reply(from, m->create_at, "queued: %s is offline; the message is kept until they come back",
+                  quoted_to(m));
         else
             reply_error(from, "error: the message to %s could not be kept", quoted_to(m));
     } else if (room) {

@@ -67,6 +67,10 @@
   // The server does not echo a Group message to its sender, yet replays it in the history
   // after a reconnect; our own lines wait here (by createAt and content) to learn their id.
   const pending = new Map();
+  // Our Singles to others, by createAt, until the server says one was kept for someone offline
+  // (its queued: reply carries the same createAt); the last SENT_MAX of them.
+  const sentSingles = new Map();
+  const SENT_MAX = 100;
 
   const str = (v) => (typeof v === 'string' ? v : '');
   const echoKey = (m) => m.createAt + '\n' + m.content;
@@ -261,6 +265,7 @@
     const from = str(m.from), type = m.messageType;
     // The server's replies to this connection: from nobody, to us, never in a history.
     if (type === SYS && !from && str(m.to) === me && str(m.content).startsWith('error:')) return serverError(m);
+    if (type === SYS && !from && str(m.to) === me && str(m.content).startsWith('queued:')) return markKept(m);
     const c = convOf(m);
     if (!c) return; // a room we are no longer in
     if (id !== undefined) {
@@ -326,6 +331,15 @@
     }
     // Errors about a person belong with the private lines; the others with what is on screen.
     render(c || convs.get(/\buser "/.test(content) ? '' : shown), m, false);
+  }
+
+  // A queued: reply: the line it answers says it waits for its reader.
+  function markKept(m) {
+    const li = sentSingles.get(m.createAt);
+    if (!li) return render(convs.get(''), m, false); // sent from another tab, or long ago
+    sentSingles.delete(m.createAt);
+    li.classList.add('kept');
+    li.append(node('div', 'note', li.dataset.to + ' is offline: delivered when they come back'));
   }
 
   function render(c, m, force) {
@@ -535,6 +549,11 @@
     const li = render(c, { ...m, from: me }, true);
     pending.set(echoKey(m), li);
     lastEcho = li;
+    if (target && target !== me) {
+      li.dataset.to = target;
+      sentSingles.set(createAt, li);
+      if (sentSingles.size > SENT_MAX) sentSingles.delete(sentSingles.keys().next().value);
+    }
   });
 
   // ---- rooms -------------------------------------------------------------------------
@@ -733,7 +752,7 @@
     live = false; retrying = false; lastReason = ''; limits = null; listed = 0; held = null;
     ui.loginError.textContent = ui.roomError.textContent = '';
     setNote('');
-    users.clear(); pending.clear(); convs.clear(); leftRooms.clear();
+    users.clear(); pending.clear(); sentSingles.clear(); convs.clear(); leftRooms.clear();
     users.add(me);
     ui.convs.replaceChildren();
     makeConv('', 'in');

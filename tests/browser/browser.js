@@ -158,6 +158,7 @@ class ChatPage {
         own: li.classList.contains('own'),
         local: li.classList.contains('local'),
         failed: li.classList.contains('failed'),
+        kept: li.classList.contains('kept'),
         who: (li.querySelector('.from') || {}).textContent || '',
         text: (li.querySelector('.content') || {}).textContent || '',
         note: (li.querySelector('.note') || {}).textContent || '',

@@ -255,8 +255,38 @@ test('a message over the server\'s limit is refused by the page itself, and the 
   for (const p of [alice, bob]) p.assertClean();
 });
 
-test('a message to a user who left shows a clear error', T, async (t) => {
+test('a message to a user who left is kept: the line says so, and it reaches them when they come back', T, async (t) => {
   const srv = await h.serve(t);
+  const alice = await joined(t, srv, 'alice');
+  const bob = await joined(t, srv, 'bob');
+  await alice.waitUntil(() => !!document.querySelector('#online li[data-user="bob"]'), 'bob in alice\'s list');
+  await alice.pick('bob');
+  await bob.close();
+  await alice.waitLine((l) => l.kind === 'offline' && l.text === 'bob left', 'bob to leave');
+  await alice.say('are you still there?');
+  const kept = await alice.waitLine((l) => l.kept, 'the line marked kept');
+  assert.equal(kept.text, 'are you still there?');
+  assert.equal(kept.who, 'you → bob');
+  assert.equal(kept.note, 'bob is offline: delivered when they come back');
+  assert.ok(!(await alice.lines()).some((l) => l.kind === 'error' || l.kind === 'system' && /queued/.test(l.text)),
+    'the queued: reply is the mark on the line, not a line of its own');
+  await alice.everyone();
+  await alice.say('meanwhile, in the open');
+
+  const bob2 = await joined(t, srv, 'bob');
+  const got = await bob2.waitLine((l) => l.text === 'are you still there?', 'the kept message');
+  assert.equal(got.kind, 'single');
+  assert.equal(got.who, 'alice → you');
+  // In its place: before what alice said in the open after it.
+  const order = texts(await bob2.lines());
+  assert.deepEqual(order.slice(-2), ['are you still there?', 'meanwhile, in the open'], JSON.stringify(order));
+  await alice.pick('bob');
+  await alice.screenshot('kept.png');
+  for (const p of [alice, bob2]) p.assertClean();
+});
+
+test('with --offline-max 0, a message to a user who left shows a clear error', T, async (t) => {
+  const srv = await h.serve(t, ['--offline-max', '0']);
   const alice = await joined(t, srv, 'alice');
   const bob = await joined(t, srv, 'bob');
   await alice.waitUntil(() => !!document.querySelector('#online li[data-user="bob"]'), 'bob in alice\'s list');
