@@ -39,7 +39,8 @@ test('Singles to an offline user are kept and arrive, in order, with their own i
   await a.sync();
   const t0 = Date.now();
   a.send({ messageType: 0, to: 'bob', content: 'first', createAt: 1234 });
-  await a.next('queued: reply');
+  const r = await a.next('queued: reply');
+  assert.equal(r.createAt, 1234, 'the queued: reply carries the kept message\'s createAt');
   await sendKept(a, 'bob', ['second', 'third']);
   const p = await h.push(srv, { messageType: 0, from: 'bank', to: 'bob', content: 'pushed' });
   assert.equal(p.status, 200);
