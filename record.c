@@ -75,7 +75,6 @@ uint32_t crc32c(const void *data, size_t len)
 enum {
     CRC_DIGITS = 8,             /* the CRC in hex */
     KIND_AT = CRC_DIGITS + 1,   /* where the kind, and the bytes the CRC covers, start */
-    ID_DIGITS = 20,             /* 2^64-1 in decimal */
 };
 
 static bool has_name(enum record_kind kind)
@@ -288,15 +287,18 @@ static enum step number(const struct line *l, size_t *at, uint64_t max, const ch
 }
 
 /* " <length>:<bytes>", the name checked by its kind's rule once it is all
- * there (its problem is reported at its first byte). */
+ * there. A problem is reported at the length's first digit, a byte that is
+ * there even when the name is empty. */
 static enum step name(const struct line *l, size_t *at, struct record *rec,
                       struct record_damage *bad)
 {
     uint64_t n;
     enum step s;
 
-    if ((s = expect(l, at, ' ', "expected a space before the name", bad)) != STEP_OK ||
-        (s = number(l, at, MESSAGE_MAX_USER_ID, "name is longer than 64 bytes", &n, bad)) !=
+    if ((s = expect(l, at, ' ', "expected a space before the name", bad)) != STEP_OK)
+        return s;
+    size_t field = *at;
+    if ((s = number(l, at, MESSAGE_MAX_USER_ID, "name is longer than 64 bytes", &n, bad)) !=
             STEP_OK ||
         (s = expect(l, at, ':', "expected ':' after the name's length", bad)) != STEP_OK)
         return s;
@@ -306,7 +308,7 @@ static enum step name(const struct line *l, size_t *at, struct record *rec,
     rec->name_len = (size_t)n;
     const char *why = name_problem(rec->kind, rec->name, rec->name_len);
     if (why)
-        return fail(bad, *at, why);
+        return fail(bad, field, why);
     *at += rec->name_len;
     return STEP_OK;
 }

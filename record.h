@@ -94,9 +94,9 @@ enum record_status {
 };
 
 struct record_damage {
-    size_t offset;   /* of the first bad byte from buf's start; for a CRC that does
-                      * not match, 0 (the CRC itself); for a name or a message that
-                      * breaks its rule as a whole, the name's or message's first byte */
+    size_t offset;   /* of the first bad byte from buf's start, always one that is
+                      * there; for a CRC that does not match, 0 (the CRC itself);
+                      * for a name its rule refuses, the first digit of its length */
     const char *why; /* one line, such as "checksum does not match" */
 };
 
@@ -108,8 +108,9 @@ uint32_t crc32c(const void *data, size_t len);
  * may be at most max_line bytes. Never reads buf[len] or beyond, nor past
  * max_line bytes. On RECORD_OK, *rec's name and json point into buf; a line
  * of max_line bytes or more without a '\n' is RECORD_DAMAGED, never
- * RECORD_NEED_MORE, so a reader never waits on one for ever. *rec means
- * something only on RECORD_OK, *bad only on RECORD_DAMAGED. */
+ * RECORD_NEED_MORE, so a reader never waits on one for ever (and with
+ * max_line 0 everything is damaged at 0). *rec means something only on
+ * RECORD_OK, *bad only on RECORD_DAMAGED. */
 enum record_status record_read(const char *buf, size_t len, size_t max_line,
                                struct record *rec, struct record_damage *bad);
 
