@@ -332,9 +332,67 @@ def conn_seeds():
     return s
 
 
+def crc32c(data):
+    """CRC-32C (Castagnoli, reflected 0x82F63B78), a bit at a time."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def rec(kind, ident, name=None, message=None):
+    """One journal record line (record.h): <crc> <kind> <payload>\n."""
+    body = f"{kind} {ident}".encode()
+    if name is not None:
+        n = name.encode()
+        body += b" %d:" % len(n) + n
+    if message is not None:
+        body += b" " + json.dumps(message, separators=(",", ":")).encode()
+    return b"%08x " % crc32c(body) + body + b"\n"
+
+
+def record_seeds():
+    """knob bits 0-1 max_line (none, 64, 13, half), bit 2 seal, bit 3 encode."""
+    group = {"messageType": 1, "from": "bob", "to": "", "content": "hello, everyone",
+             "id": 1764000001500001}
+    room = {"messageType": 1, "from": "bob", "to": "tea break", "content": "\u00e9\n\"x\"",
+            "id": 1764000001600001}
+    single = {"messageType": 0, "from": "bob", "to": "carol", "content": "anyone?",
+              "id": 1764000002000001}
+    journal = (rec("I", 1764000000000000) + rec("H", 1764000001500001, "", group) +
+               rec("H", 1764000001600001, "tea break", room) +
+               rec("K", 1764000002000001, "carol", single) +
+               rec("F", 1764000002000001, "carol") + rec("K", 7, "a,b:c \u00e9", {}) +
+               rec("I", 18446744073709551615))
+    flipped = bytearray(journal)
+    flipped[len(rec("I", 1764000000000000)) + 20] ^= 0x04
+    long_line = rec("H", 1, "", {"content": "x" * 100})
+    encode_kept = (bytes([8, 1]) + (1764000002000001).to_bytes(8, "big") + bytes([5]) +
+                   b"carol" + b'{"messageType":0}')
+    return {
+        "journal": bytes([0]) + journal,
+        "journal-sealed": bytes([4]) + journal,
+        "torn": bytes([0]) + journal[:-7],
+        "flipped": bytes([0]) + bytes(flipped),
+        "unsealed-edit": bytes([4]) + journal.replace(b"carol", b"dave!"),
+        "long-line-64": bytes([1]) + rec("I", 1) + long_line,
+        "shortest-13": bytes([2]) + rec("I", 0) + rec("I", 10),
+        "half": bytes([3]) + journal,
+        "bad-fields": bytes([4]) + b"00000000 K 5 03:bob {}\n00000000 H 01 0: {}\n",
+        "encode-kept": encode_kept,
+        "encode-room": bytes([8, 0]) + bytes(8) + bytes([9]) + b"tea break" + b"{}",
+        "encode-forget": bytes([8, 2]) + bytes(7) + bytes([3, 3]) + b"bob",
+        # bugs the harness found (also in tests/unit/test_record.c)
+        "bug-empty-name-at-end": bytes([4]) + b"00000000 F 1717001 0:",
+    }
+
+
 def main():
     for harness, seeds in [("http", http_seeds()), ("ws", ws_seeds()), ("utf8", utf8_seeds()),
-                           ("json", json_seeds()), ("jwt", jwt_seeds()), ("conn", conn_seeds())]:
+                           ("json", json_seeds()), ("jwt", jwt_seeds()), ("conn", conn_seeds()),
+                           ("record", record_seeds())]:
         d = os.path.join(ROOT, harness)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():
