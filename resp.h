@@ -50,7 +50,7 @@ enum resp_result {
     RESP_ERR_CRLF = -2,      /* a CR not followed by LF, a bare LF, or a bulk string
                               * whose payload is not followed by CRLF */
     RESP_ERR_DIGIT = -3,     /* a length or integer with a byte other than a digit, no
-                              * digit at all, or a leading zero */
+                              * digit at all, a leading zero, or "-0" */
     RESP_ERR_NEGATIVE = -4,  /* a length below zero other than -1 */
     RESP_ERR_OVERFLOW = -5,  /* an integer outside the signed 64-bit range */
     RESP_ERR_BULK_LONG = -6, /* a bulk string longer than max_bulk */
@@ -72,8 +72,9 @@ enum resp_result {
  * Numbers are taken only in the form Redis writes them: an optional '-' and
  * digits without a leading zero. elems[] is meaningful only after a positive
  * result, and *err_at is written only on an error. Called again with more
- * bytes it starts over; its cost is in the number of elements and their
- * header lines, since a bulk string's payload is skipped by its length. */
+ * bytes it starts over; its cost is in the number of elements and the
+ * length of their lines, since a bulk string's payload is skipped by its
+ * length, never read. */
 long resp_parse(const char *buf, size_t len, const struct resp_limits *lim,
                 struct resp_elem *elems, size_t cap, size_t *err_at);
 
