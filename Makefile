@@ -22,7 +22,7 @@ SRCS = ws.c http.c json.c message.c jwt.c handshake.c buf.c frame.c hash.c histo
        config.c log.c loop.c loop_poll.c loop_epoll.c deadline.c transport_tcp.c conn.c \
        session.c users.c rooms.c offline.c connmgr.c api.c metrics.c static.c server.c pusher.c
 PAGE = $(wildcard static/*)
-UNITS = ws json http jwt config connmgr handshake fuzzcases_conn session rooms offline record
+UNITS = ws json http jwt config connmgr handshake fuzzcases_conn session rooms offline record resp
 
 OBJS      = $(SRCS:%.c=build/%.o) build/static_files.o
 ASAN_OBJS = $(SRCS:%.c=build/asan/%.o) build/asan/static_files.o
@@ -74,6 +74,7 @@ build/test_session: session.c ws.c message.c json.c buf.c frame.c log.c
 build/test_rooms: rooms.c hash.c history.c
 build/test_offline: offline.c hash.c frame.c ws.c
 build/test_record: record.c buf.c message.c json.c ws.c
+build/test_resp: resp.c buf.c
 build/test_%: tests/unit/test_%.c tests/unit/check.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CPPFLAGS) -O1 -g $(SAN) -o $@ $< $(filter %.c,$(filter-out $<,$^)) $(LIBS)

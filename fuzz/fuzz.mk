@@ -17,11 +17,11 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 FUZZ_CFLAGS   = $(WARN) $(CPPFLAGS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 
 # Each harness as name:max_len:dictionary. The lengths fit what is parsed (a
-# head is at most 8 KiB, a token 4 KiB, and 4 KiB of journal holds records
-# of every kind); a dictionary D is fuzz/D.dict, or
-# build/fuzz/D.dict where it is put together below.
+# head is at most 8 KiB, a token 4 KiB, 4 KiB of journal holds records of
+# every kind, and a run of RESP replies 4 KiB); a dictionary D is
+# fuzz/D.dict, or build/fuzz/D.dict where it is put together below.
 FUZZERS    = http:12288:http ws:512:ws utf8:512: json:4096:json jwt:6144:json conn:8192:conn \
-             record:4096:record
+             record:4096:record resp:4096:resp
 FUZZ_NAMES = $(foreach f,$(FUZZERS),$(firstword $(subst :, ,$(f))))
 FUZZ_BINS  = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
@@ -41,6 +41,7 @@ build/fuzz/fuzz_json: build/fuzz/json.o build/fuzz/message.o build/fuzz/ws.o
 build/fuzz/fuzz_jwt: build/fuzz/jwt.o build/fuzz/json.o
 build/fuzz/fuzz_record: build/fuzz/record.o build/fuzz/buf.o build/fuzz/message.o \
                         build/fuzz/json.o build/fuzz/ws.o
+build/fuzz/fuzz_resp: build/fuzz/resp.o build/fuzz/buf.o
 build/fuzz/fuzz_conn: $(patsubst %.c,build/fuzz/%.o,$(filter-out pusher.c,$(SRCS))) \
                       build/fuzz/static_files.o
 build/fuzz/fuzz_%: build/fuzz/fuzz_%.o

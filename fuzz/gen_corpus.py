@@ -8,7 +8,7 @@ It rewrites the seeds it knows and leaves other files (crash reproducers
 added by hand) alone.
 
 Each harness's input format is described at the top of fuzz/fuzz_<name>.c:
-ws, jwt and conn start with a knob byte. Client frames are masked with the
+ws, jwt, conn and resp start with a knob byte. Client frames are masked with the
 zero key, so the fuzzer sees their payloads in the clear (RFC 6455 allows any
 key); a few use the RFC's example key.
 """
@@ -241,6 +241,57 @@ def jwt_seeds():
     }
 
 
+def bulk(b):
+    b = b.encode() if isinstance(b, str) else b
+    return b"$%d\r\n" % len(b) + b + b"\r\n"
+
+
+def array(*elems):
+    return b"*%d\r\n" % len(elems) + b"".join(elems)
+
+
+def resp_seeds():
+    # knob byte (fuzz_resp.c): 0x1f is room for 256 elements, 16 levels of
+    # arrays, Redis's own bulk limit and long lines; bit 5 makes max_bulk 8,
+    # bit 6 max_line 8, bits 3-4 the depth (1, 2, 3, 16), bits 0-2 the room.
+    roomy = b"\x1f"
+    message = msg(messageType=1, mediaType=0, **{"from": "alice"}, content="hi", id=17)
+    return {
+        "ok": roomy + b"+OK\r\n",
+        "errors": roomy + b"-ERR unknown command 'FOO'\r\n"
+                  b"-NOSCRIPT No matching script. Please use EVAL.\r\n"
+                  b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        "integers": roomy + b":0\r\n:1000\r\n:-1\r\n:9223372036854775807\r\n"
+                    b":-9223372036854775808\r\n",
+        "bulk": roomy + bulk("hello") + bulk("") + b"$-1\r\n" + bulk(b"\r\n\0\xff"),
+        "arrays": roomy + b"*0\r\n*-1\r\n" + array(bulk("foo"), bulk("bar"))
+                  + array(bulk("foo"), b"$-1\r\n", bulk("bar")),
+        "pubsub": roomy + array(bulk("subscribe"), bulk("pusher:bus"), b":1\r\n")
+                  + array(bulk("message"), bulk("pusher:bus"), bulk(message))
+                  + array(bulk("message"), bulk("pusher:bus"), bulk(message.replace("17", "18"))),
+        "scan": roomy + array(bulk("17"), array(bulk("pusher:user:alice"), bulk("pusher:ids"))),
+        "exec": roomy + array(b"+OK\r\n", b":7\r\n", array(bulk("0"), array()), b"*-1\r\n",
+                              b"-ERR x\r\n"),
+        "exec-aborted": roomy + b"*-1\r\n",
+        "eval-id-delivered": roomy + array(b":1764000000000001\r\n", b":3\r\n"),
+        "time": roomy + array(bulk("1764000000"), bulk("123456")),
+        "hgetall": roomy + array(bulk("alice"), bulk("2"), bulk("bob"), bulk("1")),
+        "xrange": roomy + array(array(bulk("1764000000000-0"), array(bulk("m"), bulk(message)))),
+        "lua-deep": roomy + b"*1\r\n" * 15 + b":15\r\n",
+        "depth-over": b"\x0f" + b"*1\r\n*1\r\n*1\r\n:1\r\n",
+        "room-tight": b"\x1a" + array(b":1\r\n", b":2\r\n") + array(b":1\r\n", b":2\r\n", b":3\r\n"),
+        "small-limits": b"\x7f" + b"+OKAYOKAY\r\n" + bulk("12345678") + bulk("123456789"),
+        "bad-type": roomy + b"+OK\r\n?x\r\n",
+        "resp3": roomy + b"_\r\n%1\r\n+a\r\n:1\r\n",
+        "bare-lf": roomy + b"+OK\n",
+        "leading-zero": roomy + b"$01\r\nx\r\n",
+        "negative": roomy + b"$-2\r\n",
+        "overflow": roomy + b":9223372036854775808\r\n",
+        "bulk-too-long": roomy + b"$536870913\r\n",
+        "bulk-not-ended": roomy + b"$3\r\nfooX\r\n",
+    }
+
+
 def conn_seeds():
     knob = lambda prefix=0, pieces=0, bob=False, tight=False, auth=False, stall=False: bytes([
         prefix | pieces << 2 | (16 if bob else 0) | (32 if tight else 0) |
@@ -392,7 +443,7 @@ def record_seeds():
 def main():
     for harness, seeds in [("http", http_seeds()), ("ws", ws_seeds()), ("utf8", utf8_seeds()),
                            ("json", json_seeds()), ("jwt", jwt_seeds()), ("conn", conn_seeds()),
-                           ("record", record_seeds())]:
+                           ("record", record_seeds()), ("resp", resp_seeds())]:
         d = os.path.join(ROOT, harness)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():
