@@ -20,7 +20,7 @@ SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 
 SRCS = ws.c http.c json.c message.c jwt.c handshake.c buf.c frame.c hash.c history.c \
        config.c log.c loop.c loop_poll.c loop_epoll.c deadline.c transport_tcp.c conn.c \
-       session.c users.c rooms.c offline.c connmgr.c api.c metrics.c static.c server.c pusher.c
+       session.c users.c rooms.c offline.c record.c journal.c connmgr.c api.c metrics.c static.c server.c pusher.c
 PAGE = $(wildcard static/*)
 UNITS = ws json http jwt config connmgr handshake fuzzcases_conn session rooms offline record resp
 

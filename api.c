@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "connmgr.h"
+#include "journal.h"
 #include "handshake.h"
 #include "jwt.h"
 #include "ws.h"
@@ -58,6 +59,10 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
         refuse(r, 400, NULL, "the body is not valid UTF-8");
         return;
     }
+    if (journal_refuses()) {
+        refuse(r, 503, NULL, journal_problem());
+        return;
+    }
     char *scratch = malloc(len ? len : 1);
     if (!scratch) {
         refuse(r, 503, NULL, "out of memory");
@@ -74,6 +79,7 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
         return;
     }
     buf_printf(&r->body, "{\"delivered\":%ld,\"queued\":%d}\n", n, queued);
+    r->durable = true;          /* the 200 says it is kept: not before it is */
 }
 
 /* -------------------------------------------------------------- online */

@@ -33,9 +33,10 @@
 
 static const char *const levels[] = {"error", "warn", "info", "debug"}; /* by enum log_level */
 static const char *const backends[] = {"poll", "epoll"};                /* by enum loop_backend */
+static const char *const fsyncs[] = {"always", "everysec", "no"};       /* by enum journal_fsync */
 /* CHOICE options store an enum through an int. */
-_Static_assert(sizeof(enum log_level) == sizeof(int) && sizeof(enum loop_backend) == sizeof(int),
-               "enums are ints");
+_Static_assert(sizeof(enum log_level) == sizeof(int) && sizeof(enum loop_backend) == sizeof(int) &&
+               sizeof(enum journal_fsync) == sizeof(int), "enums are ints");
 
 /* ---- Strict readers: true when all of v is good (else *out is garbage) ----- */
 
@@ -151,6 +152,7 @@ enum kind {
     DURATION, /* unsigned milliseconds */
     AGE,      /* long seconds, up to years */
     DIRECTORY,/* const char *: an existing directory */
+    PATH,     /* const char *: a path, not empty */
     KEY,      /* const char *: not empty, or it would sign or admit anything */
     ORIGINS,  /* the origins list: each value adds to it */
     SWITCH,   /* bool: "0" or "1" */
@@ -217,6 +219,16 @@ static const struct option_def options[] = {
      "bytes of messages kept for all offline users together, the oldest dropped first",
      "a size from 1k to 64g, like 64m", .kind = SIZE, .field = AT(offline_bytes),
      .min = KIB, .max = 64 * GIB},
+    {"journal", "PUSHER_JOURNAL", "DIR", NULL,
+     "keep the histories, kept messages and ids in DIR (made if missing) across restarts",
+     "a directory", .kind = PATH, .field = AT(journal)},
+    {"fsync", "PUSHER_FSYNC", "WHEN", "everysec",
+     "when the journal reaches the disk: always (before anyone sees a message), everysec or no",
+     "always, everysec or no", .kind = CHOICE, .field = AT(fsync), .max = COUNT(fsyncs) - 1,
+     .names = fsyncs},
+    {"journal-repair", "PUSHER_JOURNAL_REPAIR", NULL, "0",
+     "start from the whole records before a damaged one, setting the rest aside in DIR",
+     "0 or 1", .kind = SWITCH, .field = AT(journal_repair)},
     {"ping-interval", "PUSHER_PING_INTERVAL", "TIME", "25s",
      "silence after which a connection is pinged", DURATION_MUST,
      .kind = DURATION, .field = AT(ping_interval_ms)},
@@ -309,6 +321,7 @@ static bool set(struct config *c, const struct option_def *o, const char *v)
         *(const char **)field = v;
         return stat(v, &st) == 0 && S_ISDIR(st.st_mode);
     case KEY:
+    case PATH:
         *(const char **)field = v;
         return *v != '\0';
     case ORIGINS:
@@ -439,6 +452,12 @@ void config_print(const struct config *c, FILE *f)
     for (size_t i = 0; i < c->num_origins; i++)
         fprintf(f, "%s%s", i ? "," : "", c->origins[i]);
     fprintf(f, "%s echo=%d log_level=%s log_rate=%g backend=%s offline_max=%ld offline_ttl_s=%ld"
-            " offline_bytes=%zu\n", c->num_origins ? "" : "any", c->echo, levels[c->log_level],
+            " offline_bytes=%zu", c->num_origins ? "" : "any", c->echo, levels[c->log_level],
             c->log_rate, backends[c->backend], c->offline_max, c->offline_ttl_s, c->offline_bytes);
+    if (c->journal)
+        fprintf(f, " journal=\"%s\" fsync=%s journal_repair=%d", c->journal, fsyncs[c->fsync],
+                c->journal_repair);
+    else
+        fputs(" journal=none", f);
+    fputc('\n', f);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "journal.h"
 #include "log.h"
 #include "loop.h"
 
@@ -44,6 +45,9 @@ struct config {
     long offline_max;              /* --offline-max: messages kept per offline user, 100; 0 = none */
     long offline_ttl_s;            /* --offline-ttl: how long they are kept, 7 days */
     size_t offline_bytes;          /* --offline-bytes: their bytes for all users, 64 MiB */
+    const char *journal;           /* --journal: the directory of the journal; NULL = none */
+    enum journal_fsync fsync;      /* --fsync: always, everysec or no */
+    bool journal_repair;           /* --journal-repair: start past damage, setting it aside */
 };
 
 /* Fills c from the defaults, then the environment, then argv (flags win).

@@ -78,6 +78,7 @@ static struct {
     struct loop *loop;
     size_t max_pending;         /* --max-pending */
     void (*released)(void);     /* told after each free */
+    void (*before_write)(void); /* runs before a turn's output is written (the journal) */
     int linger;                 /* our own deadline list, for finished connections */
     struct conn *flush;         /* connections with output to write */
     struct conn *reap;          /* dead connections to free */
@@ -310,14 +311,25 @@ static void output_done(struct conn *c)
     }
 }
 
-/* Writes as much of c's queue as the socket takes, WRITEV_MAX frames a call. */
+/* Drops the frames at the head of q that the journal lost: they never go
+ * out. A frame is lost before any of it is written, never half way. */
+static void skip_lost(struct outq *q)
+{
+    while (q->start < q->end && q->head_off == 0 && q->f[q->start]->lost) {
+        q->bytes -= q->f[q->start]->len;
+        frame_unref(q->f[q->start++]);
+    }
+}
+
+/* Writes as much of c's queue as the socket takes, WRITEV_MAX frames a
+ * call, each call stopping short of a lost frame. */
 static void flush_one(struct conn *c)
 {
     struct outq *q = c->out;
-    while (q && q->start < q->end) {
+    while (q && (skip_lost(q), q->start < q->end)) {
         struct iovec iov[WRITEV_MAX];
         int n = 0;
-        for (uint32_t i = q->start; i < q->end && n < WRITEV_MAX; i++, n++) {
+        for (uint32_t i = q->start; i < q->end && n < WRITEV_MAX && !q->f[i]->lost; i++, n++) {
             size_t skip = i == q->start ? q->head_off : 0;
             iov[n].iov_base = (uint8_t *)frame_data(q->f[i]) + skip;
             iov[n].iov_len = q->f[i]->len - skip;
@@ -380,7 +392,7 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
     if ((mask & LOOP_WRITE) && c->state != CONN_DEAD) {
         c->flags &= (uint8_t)~CONN_WANT_WRITE;
         loop_modify(g.loop, c->fd, LOOP_READ | T(c)->wants(c->tstate));
-        flush_one(c);
+        flush_list_add(c);      /* at the end of the turn, after the journal */
     }
     if ((mask & LOOP_READ) && c->state != CONN_DEAD)
         on_readable(c);
@@ -406,6 +418,11 @@ int conn_init(struct loop *l, size_t max_ids, void (*released)(void))
     g.linger = deadline_list(LINGER_MS);
     loop_before_sleep(l, before_sleep, NULL);
     return 0;
+}
+
+void conn_set_before_write(void (*fn)(void))
+{
+    g.before_write = fn;
 }
 
 void conn_set_max_pending(size_t max_pending)
@@ -535,6 +552,8 @@ static void end_turn(void)
             c->ops->ended(c);
         }
         reap_all();
+        if (g.flush && g.before_write)
+            g.before_write();
         flush_all();
     }
 }

@@ -15,6 +15,7 @@
 
 #include "connmgr.h"
 #include "history.h"
+#include "journal.h"
 #include "jwt.h"
 #include "offline.h"
 #include "rooms.h"
@@ -79,6 +80,7 @@ static uint64_t next_id(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
     g.last_id = us > g.last_id ? us : g.last_id + 1;
+    journal_ids(g.last_id);
     return g.last_id;
 }
 
@@ -128,6 +130,7 @@ static size_t broadcast(struct frame *f, const struct conn *except)
 static void remember(struct frame *f, int64_t id)
 {
     history_add(&g.history, f, (uint64_t)id);
+    journal_history("", 0, f, (uint64_t)id);
 }
 
 /* Sends the everyone history newer than since, oldest first, within the
@@ -210,8 +213,12 @@ static bool user_elsewhere_in(const struct conn *c, const struct room *r)
 static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except)
 {
     struct history *h = rooms_history(r);
-    if (h)
+    if (h) {
+        size_t len;
+        const char *name = rooms_name(r, &len);
         history_add(h, f, (uint64_t)id);
+        journal_history(name, len, f, (uint64_t)id);
+    }
     const uint32_t *ids;
     uint32_t n = rooms_members(r, &ids);
     size_t sent = 0;
@@ -466,7 +473,10 @@ static const char *quoted_to(const struct message *m)
 /* Keeps the encoded Single m for its offline user. 0, or -1. */
 static int keep(const struct message *m, struct frame *f)
 {
-    return offline_keep(m->to.p, m->to.len, f, (uint64_t)m->id, m->update_at);
+    if (offline_keep(m->to.p, m->to.len, f, (uint64_t)m->id, m->update_at) < 0)
+        return -1;
+    journal_kept(m->to.p, m->to.len, f, (uint64_t)m->id);
+    return 0;
 }
 
 /* Checks what a client or a push may send; NULL when m is routable. */
@@ -521,6 +531,11 @@ void connmgr_route(struct conn *from, struct message *m)
     if (m->message_type == MSG_SINGLE && !(to = users_find(m->to.p, m->to.len)) &&
         !offline_enabled()) {
         reply_error(from, "error: user \"%s\" is not online", quoted_to(m));
+        return;
+    }
+    /* What would be remembered must be on disk first (--fsync always). */
+    if (!to && journal_refuses()) {
+        reply_error(from, "error: %s; the message was not sent", journal_problem());
         return;
     }
     const struct user *sender = member_of(from)->user;
@@ -580,6 +595,78 @@ long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
 void connmgr_expire(void)
 {
     offline_expire(now_ms());
+}
+
+/* ------------------------------------------------------------ journal */
+
+/* Start-up gives back what the journal holds, in the order it was written:
+ * the histories fill their rings (rooms in the order of their last use),
+ * the kept messages their boxes under today's limits, and ids go on above
+ * every one seen. */
+static void seen_id(uint64_t id)
+{
+    if (id > g.last_id)
+        g.last_id = id;
+}
+
+static void restore_history(const char *room, size_t len, struct frame *f, uint64_t id)
+{
+    struct room *r = len ? rooms_get(room, len) : NULL;
+    struct history *h = len ? (r ? rooms_history(r) : NULL) : &g.history;
+    if (h)
+        history_add(h, f, id);
+    seen_id(id);
+}
+
+static void restore_kept(const char *user, size_t len, struct frame *f, uint64_t id)
+{
+    offline_keep(user, len, f, id, (int64_t)(id / 1000)); /* ids are the clock in µs */
+    seen_id(id);
+}
+
+static void restore_forget(const char *user, size_t len, uint64_t id)
+{
+    offline_forget(user, len, id);
+}
+
+static void dump_room(const struct room *r, const struct history *h)
+{
+    size_t len;
+    const char *name = rooms_name(r, &len);
+    for (uint32_t i = 0; i < h->len; i++)
+        journal_history(name, len, history_at(h, i)->frame, history_at(h, i)->id);
+}
+
+/* A rewrite: all that is live, in an order whose replay rebuilds it. */
+static void dump(void)
+{
+    journal_ids(g.last_id);
+    for (uint32_t i = 0; i < g.history.len; i++)
+        journal_history("", 0, history_at(&g.history, i)->frame, history_at(&g.history, i)->id);
+    rooms_each_history(dump_room);
+    offline_each(journal_kept);
+}
+
+/* What a rewrite writes, near enough: the frames and a line's overhead each. */
+static size_t live_bytes(void)
+{
+    size_t bytes, entries;
+    history_totals(&bytes, &entries);
+    return bytes + offline_bytes() + (entries + offline_count()) * 64;
+}
+
+static const struct journal_owner owner = {
+    .history = restore_history,
+    .kept = restore_kept,
+    .forget = restore_forget,
+    .id_mark = seen_id,
+    .dump = dump,
+    .live_bytes = live_bytes,
+};
+
+const struct journal_owner *connmgr_journal_owner(void)
+{
+    return &owner;
 }
 
 const char *connmgr_user_id(const struct conn *c)

@@ -14,6 +14,7 @@ struct frame *frame_alloc(size_t cap)
     f->len = 0;
     f->off = WS_MAX_SERVER_HEADER;
     f->keep = false;
+    f->lost = false;
     return f;
 }
 

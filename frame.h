@@ -18,6 +18,7 @@ struct frame {
     uint32_t len;               /* bytes to send, from frame_data() */
     uint16_t off;               /* where the bytes start in buf */
     bool keep;                  /* sent even where unsent output is dropped (an HTTP answer) */
+    bool lost;                  /* never sent: the journal could not keep it (--fsync always) */
     uint8_t buf[];              /* WS_MAX_SERVER_HEADER of room, then payload */
 };
 

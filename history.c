@@ -3,6 +3,15 @@
  * pointer and an id a message. */
 #include "history.h"
 
+/* Over every history there is: what a journal rewrite would write. */
+static size_t all_bytes, all_entries;
+
+void history_totals(size_t *bytes, size_t *entries)
+{
+    *bytes = all_bytes;
+    *entries = all_entries;
+}
+
 const struct history_entry *history_at(const struct history *h, uint32_t i)
 {
     return &h->e[(h->start + i) % HISTORY_LEN];
@@ -12,19 +21,25 @@ void history_add(struct history *h, struct frame *f, uint64_t id)
 {
     uint32_t slot = (h->start + h->len) % HISTORY_LEN;
     if (h->len == HISTORY_LEN) {
+        all_bytes -= h->e[slot].frame->len;
         frame_unref(h->e[slot].frame);
         h->start = (h->start + 1) % HISTORY_LEN;
     } else {
         h->len++;
+        all_entries++;
     }
+    all_bytes += f->len;
     f->refs++;
     h->e[slot] = (struct history_entry){.frame = f, .id = id};
 }
 
 void history_clear(struct history *h)
 {
-    for (uint32_t i = 0; i < h->len; i++)
+    for (uint32_t i = 0; i < h->len; i++) {
+        all_bytes -= history_at(h, i)->frame->len;
         frame_unref(history_at(h, i)->frame);
+    }
+    all_entries -= h->len;
     h->start = h->len = 0;
 }
 

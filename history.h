@@ -28,6 +28,8 @@ void history_clear(struct history *h);
  * sets *first to the oldest of them (an index for history_at) and returns
  * their bytes. */
 size_t history_since(const struct history *h, uint64_t since, size_t budget, uint32_t *first);
+/* The bytes and entries of all histories together. */
+void history_totals(size_t *bytes, size_t *entries);
 /* The i-th entry, oldest first (i < h->len). */
 const struct history_entry *history_at(const struct history *h, uint32_t i);
 

@@ -49,4 +49,5 @@ void metrics_write(struct buf *b)
     counter(b, "pusher_rate_limit_closes_total", stats.rate_closes);
     counter(b, "pusher_accept_errors_total", stats.accept_errors);
     counter(b, "pusher_offline_dropped_total", stats.offline_dropped);
+    counter(b, "pusher_journal_errors_total", stats.journal_errors);
 }

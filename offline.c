@@ -141,6 +141,14 @@ static void drop(struct kept *k)
         box_free(x);
 }
 
+/* A drop because a connection saw k, which the journal hears of. */
+static void forget(struct kept *k)
+{
+    if (g.limits.forgotten)
+        g.limits.forgotten(k->box->name, k->box->len, k->e.id);
+    drop(k);
+}
+
 /* A drop for a limit, which /metrics counts. */
 static void evict(struct kept *k)
 {
@@ -189,7 +197,7 @@ size_t offline_list(const char *user, size_t len, uint64_t since,
     struct box *x = find(user, len);
     while (x && x->oldest->e.id <= since) {
         bool last = x->n == 1;
-        drop(x->oldest);
+        forget(x->oldest);
         if (last)
             return 0;
     }
@@ -225,11 +233,28 @@ void offline_sent(const char *user, size_t len, uint32_t tag)
         if (k->e.id < lo)
             break;
         if (k->e.id <= hi)
-            drop(k);
+            forget(k);
         if (last)
             break;              /* the box went with it */
         k = older;
     }
+}
+
+void offline_forget(const char *user, size_t len, uint64_t id)
+{
+    struct box *x = find(user, len);
+    for (struct kept *k = x ? x->newest : NULL; k && k->e.id >= id; k = k->uolder) {
+        if (k->e.id == id) {
+            drop(k);
+            return;
+        }
+    }
+}
+
+void offline_each(void (*fn)(const char *user, size_t len, struct frame *f, uint64_t id))
+{
+    for (struct kept *k = g.oldest; k; k = k->newer)
+        fn(k->box->name, k->box->len, k->e.frame, k->e.id);
 }
 
 void offline_unsent(const char *user, size_t len, uint32_t tag)

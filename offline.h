@@ -17,6 +17,10 @@ struct offline_limits {
     size_t per_user;            /* --offline-max; 0 keeps nothing */
     int64_t ttl_ms;             /* --offline-ttl */
     size_t bytes;               /* --offline-bytes, of frames, for all users */
+    /* Told of each message forgotten as seen (offline_list's since, and
+     * offline_sent), not of those dropped for a limit, which replaying
+     * the same keeps under the same limits drops again (the journal). */
+    void (*forgotten)(const char *user, size_t len, uint64_t id);
 };
 
 /* Sets the limits (again, in tests: what is kept stays). */
@@ -30,6 +34,10 @@ bool offline_enabled(void);
 int offline_keep(const char *user, size_t len, struct frame *f, uint64_t id, int64_t at_ms);
 /* Drops what has passed the age limit at now_ms. */
 void offline_expire(int64_t now_ms);
+/* Forgets the user's kept message of that id, if it is kept. */
+void offline_forget(const char *user, size_t len, uint64_t id);
+/* Calls fn for every kept message, the oldest first. */
+void offline_each(void (*fn)(const char *user, size_t len, struct frame *f, uint64_t id));
 
 /* Forgets the user's kept messages with an id at or below since (a
  * connection that says it saw them), fills v with up to cap of the rest,

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn.h"
 #include "connmgr.h"
+#include "journal.h"
 #include "log.h"
 #include "offline.h"
 #include "loop.h"
@@ -42,6 +43,8 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     /* A peer that hangs up mid-write must cost an EPIPE, not the process. */
     signal(SIGPIPE, SIG_IGN);
+    /* A journal past ulimit -f must fail its write (EFBIG), not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 /* Raises the soft descriptor limit to the hard one and returns it. */
@@ -178,7 +181,8 @@ int main(int argc, char **argv)
     }
     offline_init(&(struct offline_limits){.per_user = (size_t)cfg.offline_max,
                                           .ttl_ms = (int64_t)cfg.offline_ttl_s * 1000,
-                                          .bytes = cfg.offline_bytes});
+                                          .bytes = cfg.offline_bytes,
+                                          .forgotten = journal_forget});
     struct loop *l = loop_create((int)fds, cfg.backend);
     if (!l || connmgr_init((size_t)fds, (size_t)cfg.max_connections, cfg.max_pending / 2,
                            (size_t)cfg.max_rooms, (size_t)cfg.max_room_histories) < 0 ||
@@ -186,6 +190,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "pusher: out of memory\n");
         return 1;
     }
+    if (cfg.journal &&
+        journal_open(l, cfg.journal, cfg.fsync, cfg.journal_repair, connmgr_journal_owner()) < 0)
+        return 2;
+    connmgr_expire();           /* what the journal kept may have aged past --offline-ttl */
 
     log_config(&cfg);
     log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld",
@@ -198,6 +206,7 @@ int main(int argc, char **argv)
         loop_wait(l, 1000);
     }
     shutdown_gracefully(l);
+    journal_close();
     loop_destroy(l);
     log_event(LOG_INFO, "event=exit status=0");
     return 0;

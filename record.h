@@ -20,8 +20,10 @@
  *
  *     H <id> <room> <message>   a history entry of room (0: for everyone's)
  *     K <id> <user> <message>   a kept (offline) message for user
- *     F <id> <user>             user's kept messages with id <= <id> are
- *                               forgotten (delivered, or passed by since=)
+ *     F <id> <user>             user's kept message <id> is forgotten
+ *                               (delivered, or passed by since=): one a
+ *                               record, since a replay that did not fit may
+ *                               deliver the newest and keep older ones
  *     I <id>                    the id counter: ids go on above <id>
  *
  * <id> in H and K is the message's own id (the one in its JSON), in the
@@ -67,7 +69,7 @@
 enum record_kind {
     RECORD_HISTORY = 'H', /* a history entry: room, message */
     RECORD_KEPT = 'K',    /* an offline message: user, message */
-    RECORD_FORGET = 'F',  /* user's kept messages up to id are gone */
+    RECORD_FORGET = 'F',  /* user's kept message id is gone */
     RECORD_ID = 'I',      /* the id counter's mark */
 };
 
@@ -78,7 +80,7 @@ enum record_kind {
 
 struct record {
     enum record_kind kind; /* which of the four */
-    uint64_t id;           /* H, K: the message's id; F: forgotten up to; I: the mark */
+    uint64_t id;           /* H, K: the message's id; F: the one forgotten; I: the mark */
     const char *name;      /* H: the room (empty: everyone's); K, F: the userId; I: NULL */
     size_t name_len;       /* 0 to 64 (1 to 64 for a userId) */
     const char *json;      /* H, K: the message's JSON; F, I: NULL */

@@ -195,6 +195,12 @@ struct history *rooms_history(struct room *r)
     return r->history;
 }
 
+void rooms_each_history(void (*fn)(const struct room *r, const struct history *h))
+{
+    for (const struct room *r = g.oldest; r; r = r->newer)
+        fn(r, r->history);
+}
+
 const struct history *rooms_history_if_any(const struct room *r)
 {
     return r->history;

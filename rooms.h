@@ -44,6 +44,9 @@ struct history *rooms_history(struct room *r);
 /* r's history where it has one, else NULL; r's place in the order stays. */
 const struct history *rooms_history_if_any(const struct room *r);
 
+/* Calls fn for every room with a history, the least recently used first. */
+void rooms_each_history(void (*fn)(const struct room *r, const struct history *h));
+
 size_t rooms_open(void);        /* rooms with a connection in them */
 size_t rooms_memberships(void); /* connections in rooms, counted once per room */
 

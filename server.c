@@ -21,6 +21,7 @@
 #include "connmgr.h"
 #include "handshake.h"
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -67,6 +68,10 @@ static const char *status_text(int status)
 
 /* Queues a whole response and ends the connection after it. extra is more
  * header lines, each ending in CRLF. With head_only (HEAD), no body. */
+/* An answer that goes out only if the turn's journal reaches the disk
+ * (--fsync always): a push's 200 says its message is kept. */
+static bool durable_answer;
+
 static void respond(struct conn *c, int status, const char *type, const char *extra,
                     const void *body, size_t len, bool head_only)
 {
@@ -86,6 +91,8 @@ static void respond(struct conn *c, int status, const char *type, const char *ex
     if (blen)
         memcpy(frame_payload(f) + hlen, body, blen);
     frame_seal_raw(f, hlen + blen);
+    if (durable_answer)
+        journal_guard(f);
     conn_send(c, f);
     frame_unref(f);
     conn_finish(c);
@@ -140,12 +147,25 @@ static void serve_metrics(struct conn *c, bool head_only)
     buf_free(&b);
 }
 
+/* 200 ok, or 503 with the reason while the server cannot keep its
+ * promises (PROTOCOL.md /healthz). */
+static void serve_health(struct conn *c, bool head_only)
+{
+    const char *why = journal_problem();
+    if (why)
+        refuse(c, 503, NULL, why);
+    else
+        respond(c, 200, "text/plain; charset=utf-8", NULL, "ok\n", 3, head_only);
+}
+
 /* Sends what api.c answered: its JSON, or its refusal in one line. */
 static void answer_api(struct conn *c, struct api_reply *r, bool head_only)
 {
+    durable_answer = r->durable;
     if (r->status == 200)
         respond(c, 200, "application/json", r->extra, r->body.data, r->body.len, head_only);
-    else
+    durable_answer = false;
+    if (r->status != 200)
         refuse(c, r->status, r->extra, r->why);
     buf_free(&r->body);
 }
@@ -206,7 +226,7 @@ static void dispatch(struct conn *c, const struct http_request *req, const char 
         int n = snprintf(count, sizeof count, "%zu\n", connmgr_connections());
         respond(c, 200, "text/plain; charset=utf-8", NULL, count, (size_t)n, head);
     } else if (path_is(path, plen, "/healthz")) {
-        respond(c, 200, "text/plain; charset=utf-8", NULL, "ok\n", 3, head);
+        serve_health(c, head);
     } else if (path_is(path, plen, "/metrics")) {
         serve_metrics(c, head);
     } else if (path_is(path, plen, "/api/online")) {

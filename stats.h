@@ -21,6 +21,7 @@ struct stats {
     uint64_t rate_closes;               /* closed for --max-rate */
     uint64_t accept_errors;             /* accept() failures, mostly EMFILE */
     uint64_t offline_dropped;           /* kept messages dropped for a limit */
+    uint64_t journal_errors;            /* journal writes and syncs that failed */
 };
 
 extern struct stats stats;

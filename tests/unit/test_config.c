@@ -26,7 +26,8 @@ static const char *const vars[] = {
     "PUSHER_IDLE_TIMEOUT", "PUSHER_HANDSHAKE_TIMEOUT", "PUSHER_STATIC_DIR", "PUSHER_SECRET",
     "PUSHER_API_KEY", "PUSHER_ALLOWED_ORIGIN", "PUSHER_ECHO", "PUSHER_LOG_LEVEL", "PUSHER_LOG_RATE",
     "PUSHER_BACKEND", "PUSHER_MAX_ROOMS", "PUSHER_MAX_ROOM_HISTORIES", "PUSHER_OFFLINE_MAX",
-    "PUSHER_OFFLINE_TTL", "PUSHER_OFFLINE_BYTES",
+    "PUSHER_OFFLINE_TTL", "PUSHER_OFFLINE_BYTES", "PUSHER_JOURNAL", "PUSHER_FSYNC",
+    "PUSHER_JOURNAL_REPAIR",
 };
 
 static void clear_env(void)
@@ -131,6 +132,7 @@ static void test_defaults(void)
     CHECK(!c.echo);
     CHECK(c.log_level == LOG_INFO);
     CHECK(c.offline_max == 100 && c.offline_ttl_s == 7 * 86400 && c.offline_bytes == 64 << 20);
+    CHECK(c.journal == NULL && c.fsync == JOURNAL_EVERYSEC && !c.journal_repair);
 #ifdef __linux__
     CHECK(c.backend == BACKEND_EPOLL);
 #else
@@ -208,6 +210,10 @@ static void test_each_option(void)
         CHECK(with(env, "offline-ttl", "3650d").offline_ttl_s == 3650 * 86400L);
         CHECK(with(env, "offline-bytes", "1k").offline_bytes == 1024);
         CHECK(with(env, "offline-bytes", "2g").offline_bytes == (size_t)2 << 30);
+        CHECK(strcmp(with(env, "journal", "/var/lib/pusher").journal, "/var/lib/pusher") == 0);
+        CHECK(with(env, "fsync", "always").fsync == JOURNAL_ALWAYS);
+        CHECK(with(env, "fsync", "no").fsync == JOURNAL_NO);
+        CHECK(with(env, "journal-repair", NULL).journal_repair);
         CHECK(with(env, "backend", "poll").backend == BACKEND_POLL);
         CHECK(with(env, "backend", "epoll").backend == BACKEND_EPOLL);
 
@@ -335,6 +341,7 @@ static const struct bad bads[] = {
     {"offline-ttl", "0"}, {"offline-ttl", "0d"}, {"offline-ttl", "3651d"}, {"offline-ttl", "1w"},
     {"offline-ttl", "1.5h"}, {"offline-ttl", "5ms"}, {"offline-ttl", "h"}, {"offline-ttl", "7dd"},
     {"offline-bytes", "1023"}, {"offline-bytes", "65g"},
+    {"journal", ""}, {"fsync", "sometimes"}, {"fsync", ""},
 };
 
 static void test_bad_values(void)
@@ -543,7 +550,7 @@ static void test_print(void)
     fclose(f);
     CHECK(strstr(text, " secret=unset api_key=set allowed_origins=any echo=1 ") != NULL);
     CHECK(strstr(text, " log_level=debug log_rate=20 backend=poll ") != NULL);
-    CHECK(strstr(text, " offline_max=100 offline_ttl_s=604800 offline_bytes=67108864\n") != NULL);
+    CHECK(strstr(text, " offline_max=100 offline_ttl_s=604800 offline_bytes=67108864 journal=none\n") != NULL);
     free(text);
 }
 
