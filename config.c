@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define KIB 1024L
 #define MIB (1024L * KIB)
@@ -128,6 +129,7 @@ enum kind {
     NUMBER,   /* double, at least min */
     DURATION, /* unsigned milliseconds */
     DIRECTORY,/* const char *: an existing directory */
+    FILE_PATH,/* const char *: a file this process can read */
     KEY,      /* const char *: not empty, or it would sign or admit anything */
     ORIGINS,  /* the origins list: each value adds to it */
     SWITCH,   /* bool: "0" or "1" */
@@ -216,6 +218,11 @@ static const struct option_def options[] = {
     {"backend", "PUSHER_BACKEND", "NAME", DEFAULT_BACKEND, "event loop: poll or epoll",
      "poll or epoll", .kind = CHOICE, .field = AT(backend),
      .max = COUNT(backends) - 1, .names = backends},
+    {"tls-cert", "PUSHER_TLS_CERT", "FILE", NULL,
+     "PEM certificate (its chain after it): the port speaks TLS; reread on SIGHUP",
+     "a readable file", .kind = FILE_PATH, .field = AT(tls_cert)},
+    {"tls-key", "PUSHER_TLS_KEY", "FILE", NULL, "PEM private key of --tls-cert; reread on SIGHUP",
+     "a readable file", .kind = FILE_PATH, .field = AT(tls_key)},
 };
 
 /* Literals only: a name would need DNS, which a static binary lacks. */
@@ -272,6 +279,9 @@ static bool set(struct config *c, const struct option_def *o, const char *v)
     case DIRECTORY:
         *(const char **)field = v;
         return stat(v, &st) == 0 && S_ISDIR(st.st_mode);
+    case FILE_PATH:
+        *(const char **)field = v;
+        return stat(v, &st) == 0 && S_ISREG(st.st_mode) && access(v, R_OK) == 0;
     case KEY:
         *(const char **)field = v;
         return *v != '\0';
@@ -378,6 +388,12 @@ int config_load(struct config *c, int argc, char **argv)
         fprintf(stderr, "pusher: unexpected argument \"%s\" (see --help)\n", argv[optind]);
         return 2;
     }
+    /* A certificate is no use without its key, nor a key without it. */
+    if (!c->tls_cert != !c->tls_key) {
+        fprintf(stderr, "pusher: --tls-cert and --tls-key go together (got only --%s)\n",
+                c->tls_cert ? "tls-cert" : "tls-key");
+        return 2;
+    }
     /* A ping must have its chance to be answered before the idle close. */
     if (c->idle_timeout_ms <= c->ping_interval_ms) {
         fprintf(stderr, "pusher: --idle-timeout must be more than --ping-interval (got %ums, ping %ums)\n",
@@ -401,6 +417,10 @@ void config_print(const struct config *c, FILE *f)
             c->api_key ? "set" : "unset");
     for (size_t i = 0; i < c->num_origins; i++)
         fprintf(f, "%s%s", i ? "," : "", c->origins[i]);
-    fprintf(f, "%s echo=%d log_level=%s log_rate=%g backend=%s\n", c->num_origins ? "" : "any",
+    fprintf(f, "%s echo=%d log_level=%s log_rate=%g backend=%s", c->num_origins ? "" : "any",
             c->echo, levels[c->log_level], c->log_rate, backends[c->backend]);
+    if (c->tls_cert)
+        fprintf(f, " tls_cert=\"%s\" tls_key=\"%s\"\n", c->tls_cert, c->tls_key);
+    else
+        fputs(" tls=off\n", f);
 }

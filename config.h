@@ -41,6 +41,8 @@ struct config {
     long max_room_histories;       /* --max-room-histories: rooms whose history is kept, 10000 */
     double log_rate;               /* --log-rate: per-connection log lines a second, 20; 0 = all */
     enum loop_backend backend;     /* --backend: epoll on Linux, else poll */
+    const char *tls_cert;          /* --tls-cert: PEM certificate and chain; NULL = plain */
+    const char *tls_key;           /* --tls-key: its PEM private key; set with tls_cert */
 };
 
 /* Fills c from the defaults, then the environment, then argv (flags win).

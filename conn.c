@@ -13,12 +13,15 @@
  *   whose meaning its owner gives; the transport's own is the linger.
  * - Death: connections are marked dead and freed at one point, after the
  *   loop turn, so no callback ever touches freed memory (as Redis does).
+ * - The transport: on a TLS port the first byte a connection sends says
+ *   whether it is TLS or plain, and which struct transport carries it.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "conn.h"
@@ -43,6 +46,7 @@ enum conn_state {
 enum {
     CONN_FLUSHING = 1,          /* on the flush list */
     CONN_WANT_WRITE = 2,        /* the socket was full; waiting for it to drain */
+    CONN_SNIFF = 4,             /* on a TLS port: its first byte picks the transport */
 };
 
 struct outq {
@@ -68,8 +72,14 @@ struct conn {
 };
 
 /* The transports a connection may use, by struct conn's transport. */
-static const struct transport *const transports[] = {&transport_tcp};
+enum { TRANSPORT_TCP, TRANSPORT_TLS };
+static const struct transport *const transports[] = {&transport_tcp, &transport_tls};
 #define T(c) transports[(c)->transport]
+
+/* A TLS record's first byte: content type handshake (22), which a
+ * ClientHello is sent in (RFC 8446 §5.1, RFC 5246 §6.2.1); no HTTP method
+ * begins with it. */
+#define TLS_HANDSHAKE_RECORD 0x16
 
 static struct {
     struct conn *conns;         /* by descriptor: a slot per possible socket */
@@ -105,6 +115,11 @@ struct conn *conn_by_id(int id)
 bool conn_is_open(const struct conn *c)
 {
     return c->state == CONN_OPEN;
+}
+
+bool conn_is_tls(const struct conn *c)
+{
+    return c->transport == TRANSPORT_TLS;
 }
 
 void *conn_data(const struct conn *c)
@@ -282,13 +297,21 @@ void conn_send_raw(struct conn *c, const void *bytes, size_t len)
 }
 
 /* What c waits for from the loop: input, and room to write when its socket
- * was full (or its transport needs either). */
+ * was full or its transport has bytes of its own to send. The loop changes
+ * its interest only when this differs from what it has. */
+static void interest(struct conn *c)
+{
+    int mask = LOOP_READ | T(c)->wants(c->tstate);
+    if (c->flags & CONN_WANT_WRITE)
+        mask |= LOOP_WRITE;
+    loop_modify(g.loop, c->fd, mask);
+}
+
 static void set_want_write(struct conn *c, bool want)
 {
-    if (want == !!(c->flags & CONN_WANT_WRITE))
-        return;
-    c->flags ^= CONN_WANT_WRITE;
-    loop_modify(g.loop, c->fd, LOOP_READ | (want ? LOOP_WRITE : 0) | T(c)->wants(c->tstate));
+    if (want != !!(c->flags & CONN_WANT_WRITE))
+        c->flags ^= CONN_WANT_WRITE;
+    interest(c);
 }
 
 /* All output is written: a finishing connection now shuts its write side
@@ -343,14 +366,58 @@ static void flush_one(struct conn *c)
             frame_unref(f);
         }
     }
+    /* Bytes the transport took but still holds go out before the end. */
+    while (T(c)->wants(c->tstate) & LOOP_WRITE) {
+        if (T(c)->writev(c->fd, c->tstate, NULL, 0) == 0)
+            break;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            set_want_write(c, true);
+            return;
+        }
+        if (errno != EINTR) {
+            conn_kill(c);
+            return;
+        }
+    }
     output_done(c);
 }
 
 /* ----------------------------------------------------------------- input */
 
+/* The first byte of a connection on a TLS port picks its transport: TLS
+ * for a handshake record, else plain TCP, whose owner answers in plain
+ * (conn_is_tls). It is only peeked, so the transport reads it again.
+ * false while there is nothing to peek yet, or when c died of it. */
+static bool sniff(struct conn *c)
+{
+    uint8_t first;
+    ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_kill(c);
+        return false;
+    }
+    if (n == 0) {
+        conn_kill(c);
+        return false;
+    }
+    c->flags &= (uint8_t)~CONN_SNIFF;
+    if (first == TLS_HANDSHAKE_RECORD) {
+        if (!(c->tstate = transport_tls_open(c->fd))) {
+            conn_kill(c);
+            return false;
+        }
+        c->transport = TRANSPORT_TLS;
+    }
+    return true;
+}
+
 static void on_readable(struct conn *c)
 {
+    if ((c->flags & CONN_SNIFF) && !sniff(c))
+        return;
     ssize_t n = T(c)->read(c->fd, c->tstate, g.scratch, sizeof g.scratch);
+    interest(c);                /* a TLS read may now wait for room, or no longer */
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             conn_kill(c);
@@ -371,12 +438,14 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
     (void)l;
     (void)fd;
     struct conn *c = data;
+    /* Room to write may be what a TLS read waits for (its handshake). */
+    bool read_too = (mask & LOOP_WRITE) && (T(c)->wants(c->tstate) & LOOP_WRITE);
     if ((mask & LOOP_WRITE) && c->state != CONN_DEAD) {
         c->flags &= (uint8_t)~CONN_WANT_WRITE;
-        loop_modify(g.loop, c->fd, LOOP_READ | T(c)->wants(c->tstate));
+        interest(c);
         flush_one(c);
     }
-    if ((mask & LOOP_READ) && c->state != CONN_DEAD)
+    if ((mask & LOOP_READ || read_too) && c->state != CONN_DEAD)
         on_readable(c);
 }
 
@@ -420,6 +489,11 @@ struct conn *conn_accept(int fd, const struct conn_ops *ops)
     }
     g.count++;
     return c;
+}
+
+void conn_sniff_tls(struct conn *c)
+{
+    c->flags |= CONN_SNIFF;
 }
 
 /* A connection stops being open the moment its end starts, not when its

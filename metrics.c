@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "rooms.h"
 #include "stats.h"
+#include "tls.h"
 
 static void gauge(struct buf *b, const char *name, size_t v)
 {
@@ -43,4 +44,10 @@ void metrics_write(struct buf *b)
     counter(b, "pusher_slow_consumer_closes_total", stats.slow_closes);
     counter(b, "pusher_rate_limit_closes_total", stats.rate_closes);
     counter(b, "pusher_accept_errors_total", stats.accept_errors);
+    if (tls_on()) {
+        /* The time to renew by, for an alert on it. */
+        buf_printf(b, "# TYPE pusher_tls_certificate_expiry_seconds gauge\n"
+                   "pusher_tls_certificate_expiry_seconds %" PRId64 "\n", tls_cert()->not_after);
+        counter(b, "pusher_tls_handshake_errors_total", stats.tls_handshake_errors);
+    }
 }

@@ -20,6 +20,7 @@ struct stats {
     uint64_t slow_closes;               /* closed for --max-pending */
     uint64_t rate_closes;               /* closed for --max-rate */
     uint64_t accept_errors;             /* accept() failures, mostly EMFILE */
+    uint64_t tls_handshake_errors;      /* TLS connections that ended before their handshake did */
 };
 
 extern struct stats stats;
