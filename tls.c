@@ -38,6 +38,14 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* Did the last call fail for a key that is not the certificate's? */
+static bool key_mismatch(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    return ERR_GET_LIB(e) == ERR_LIB_X509 && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+                                              ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
+}
+
 /* One line for why: what failed, and OpenSSL's reason for it. */
 static int fail(char *why, size_t cap, const char *what, const char *file)
 {
@@ -112,15 +120,13 @@ int tls_load(const char *cert, const char *key, char *why, size_t cap)
     SSL_CTX *ctx = new_context();
     if (!ctx)
         return fail(why, cap, "out of memory loading", cert);
-    int r = -1;
+    int r = 0;
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
         r = fail(why, cap, "cannot load the certificate from", cert);
     else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-        r = fail(why, cap, "cannot load the private key from", key);
-    else if (SSL_CTX_check_private_key(ctx) != 1)
-        r = fail(why, cap, "the certificate does not match the private key in", key);
-    else
-        r = 0;
+        /* The key is checked against the certificate loaded before it. */
+        r = fail(why, cap, key_mismatch() ? "the certificate does not match the private key in"
+                                          : "cannot load the private key from", key);
     if (r < 0) {
         SSL_CTX_free(ctx);
         return -1;

@@ -72,7 +72,8 @@ static void established(int fd, struct tls_conn *t)
     SSL_get0_alpn_selected(t->ssl, &alpn, &alpn_len);
     log_conn(LOG_DEBUG, "event=tls_handshake fd=%d version=%s cipher=%s resumed=%d alpn=%.*s "
              "ktls_send=%d ktls_recv=%d", fd, SSL_get_version(t->ssl), SSL_get_cipher(t->ssl),
-             SSL_session_reused(t->ssl), (int)alpn_len, alpn_len ? (const char *)alpn : "-",
+             SSL_session_reused(t->ssl), alpn_len ? (int)alpn_len : 1,
+             alpn_len ? (const char *)alpn : "-",
              (int)BIO_get_ktls_send(SSL_get_wbio(t->ssl)),
              (int)BIO_get_ktls_recv(SSL_get_rbio(t->ssl)));
 }
