@@ -27,7 +27,6 @@
 #include "static.h"
 #include "stats.h"
 #include "session.h"
-#include "tls.h"
 
 #define ACCEPT_BATCH 64         /* accepts per wake-up, so one burst cannot starve the rest */
 #define ACCEPT_BACKOFF_MS 100   /* pause after running out of descriptors */
@@ -333,7 +332,7 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
     struct http_request req;
     int r = http_parse_request(buf, n, &req);
     size_t body_len = 0;
-    if (r > 0 && tls_on() && !conn_is_tls(c)) {
+    if (r > 0 && g.cfg->tls_cert && !conn_is_tls(c)) {
         plain_on_tls(c, &req);
         return;
     }
@@ -420,7 +419,7 @@ bool server_accept(int fd)
     struct conn *c = conn_accept(fd, &http_ops);
     if (!c)
         return false;
-    if (tls_on())
+    if (g.cfg->tls_cert)        /* the port speaks TLS: tls.c has its certificate */
         conn_sniff_tls(c);
     /* On a TLS port the TLS handshake is within this deadline too. */
     conn_deadline(c, g.handshake, conn_now());
