@@ -21,11 +21,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "conn.h"
 #include "deadline.h"
+#include "outq.h"
 #include "stats.h"
 #include "transport.h"
 
@@ -49,15 +49,6 @@ enum {
     CONN_SNIFF = 4,             /* on a TLS port: its first byte picks the transport */
 };
 
-struct outq {
-    uint32_t start, end;        /* queued frames are f[start..end) */
-    uint32_t cap;               /* room in f */
-    uint32_t head_off;          /* bytes of f[start] already written */
-    size_t bytes;               /* unwritten bytes in all */
-    struct outq *next_free;     /* in the pool: the next free queue */
-    struct frame *f[];
-};
-
 struct conn {
     int fd;                     /* the socket */
     uint8_t state;              /* enum conn_state */
@@ -76,11 +67,6 @@ enum { TRANSPORT_TCP, TRANSPORT_TLS };
 static const struct transport *const transports[] = {&transport_tcp, &transport_tls};
 #define T(c) transports[(c)->transport]
 
-/* A TLS record's first byte: content type handshake (22), which a
- * ClientHello is sent in (RFC 8446 §5.1, RFC 5246 §6.2.1); no HTTP method
- * begins with it. */
-#define TLS_HANDSHAKE_RECORD 0x16
-
 static struct {
     struct conn *conns;         /* by descriptor: a slot per possible socket */
     size_t max_ids;             /* slots in conns */
@@ -93,8 +79,6 @@ static struct {
     struct conn **ending;       /* connections that stopped being open this turn */
     size_t nending, ending_cap;
     size_t count;               /* live connections */
-    struct outq *pool;          /* free queues of OUTQ_SMALL slots */
-    size_t npool;               /* how many */
     uint8_t scratch[SCRATCH_SIZE];
 } g;
 
@@ -183,69 +167,9 @@ static void flush_list_add(struct conn *c)
     g.flush = c;
 }
 
-/* Queues of the smallest size, kept for reuse: a queue drains and is
- * freed on almost every turn a connection is written to, so a broadcast
- * would otherwise cost a malloc and a free per recipient per turn. */
-#define OUTQ_SMALL 4
-#define OUTQ_POOL_MAX 4096
-
-static struct outq *outq_new(void)
-{
-    if (g.pool) {
-        struct outq *q = g.pool;
-        g.pool = q->next_free;
-        g.npool--;
-        return q;
-    }
-    return malloc(sizeof(struct outq) + OUTQ_SMALL * sizeof(struct frame *));
-}
-
-static struct outq *outq_reserve(struct conn *c)
-{
-    struct outq *q = c->out;
-    if (q && q->end < q->cap)
-        return q;
-    if (!q) {
-        if (!(q = outq_new()))
-            return NULL;
-        *q = (struct outq){.cap = OUTQ_SMALL};
-        return c->out = q;
-    }
-    if (q && q->start > 0) {
-        memmove(q->f, q->f + q->start, (q->end - q->start) * sizeof q->f[0]);
-        q->end -= q->start;
-        q->start = 0;
-        return q;
-    }
-    uint32_t cap = q->cap * 2;
-    struct outq *n = realloc(q, sizeof *n + cap * sizeof n->f[0]);
-    if (!n)
-        return NULL;
-    n->cap = cap;
-    c->out = n;
-    return n;
-}
-
-static void outq_free(struct conn *c)
-{
-    struct outq *q = c->out;
-    if (!q)
-        return;
-    for (uint32_t i = q->start; i < q->end; i++)
-        frame_unref(q->f[i]);
-    c->out = NULL;
-    if (q->cap != OUTQ_SMALL || g.npool == OUTQ_POOL_MAX) {
-        free(q);
-        return;
-    }
-    q->next_free = g.pool;
-    g.pool = q;
-    g.npool++;
-}
-
 static void queue_frame(struct conn *c, struct frame *f)
 {
-    struct outq *q = outq_reserve(c);
+    struct outq *q = outq_reserve(&c->out);
     if (!q) {
         conn_kill(c);
         return;
@@ -319,7 +243,7 @@ static void set_want_write(struct conn *c, bool want)
  * our last bytes into a reset. */
 static void output_done(struct conn *c)
 {
-    outq_free(c);
+    outq_free(&c->out);
     set_want_write(c, false);
     if (c->state == CONN_DRAIN) {
         T(c)->shutdown(c->fd, c->tstate);
@@ -367,48 +291,31 @@ static void flush_one(struct conn *c)
         }
     }
     /* Bytes the transport took but still holds go out before the end. */
-    while (T(c)->wants(c->tstate) & LOOP_WRITE) {
-        if (T(c)->writev(c->fd, c->tstate, NULL, 0) == 0)
-            break;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    if ((T(c)->wants(c->tstate) & LOOP_WRITE) && T(c)->writev(c->fd, c->tstate, NULL, 0) < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
             set_want_write(c, true);
-            return;
-        }
-        if (errno != EINTR) {
+        else
             conn_kill(c);
-            return;
-        }
+        return;
     }
     output_done(c);
 }
 
 /* ----------------------------------------------------------------- input */
 
-/* The first byte of a connection on a TLS port picks its transport: TLS
- * for a handshake record, else plain TCP, whose owner answers in plain
- * (conn_is_tls). It is only peeked, so the transport reads it again.
- * false while there is nothing to peek yet, or when c died of it. */
+/* On a TLS port, the first byte picks c's transport: TLS, or plain TCP,
+ * whose owner answers in plain (conn_is_tls). false until it came, or when
+ * c died of it. */
 static bool sniff(struct conn *c)
 {
-    uint8_t first;
-    ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            conn_kill(c);
-        return false;
-    }
-    if (n == 0) {
+    int r = transport_tls_sniff(c->fd, &c->tstate);
+    if (r < 0)
         conn_kill(c);
+    if (r <= 0)
         return false;
-    }
     c->flags &= (uint8_t)~CONN_SNIFF;
-    if (first == TLS_HANDSHAKE_RECORD) {
-        if (!(c->tstate = transport_tls_open(c->fd))) {
-            conn_kill(c);
-            return false;
-        }
+    if (r == 2)
         c->transport = TRANSPORT_TLS;
-    }
     return true;
 }
 
@@ -557,7 +464,7 @@ static void reap_all(void)
             c->ops->freed(c);
         loop_remove(g.loop, c->fd);
         T(c)->close(c->fd, c->tstate);
-        outq_free(c);
+        outq_free(&c->out);
         g.count--;
         *c = (struct conn){0};  /* the slot is free again */
         if (g.released)

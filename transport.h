@@ -36,8 +36,11 @@ struct transport {
 extern const struct transport transport_tcp;
 extern const struct transport transport_tls;
 
-/* The TLS state of a new connection on an accepted socket, from the
- * certificate in force (tls.c); NULL when out of memory. */
-void *transport_tls_open(int fd);
+/* On a TLS port: does an accepted socket speak TLS? Its first byte says,
+ * peeked so that the transport chosen reads it again. 2 when it is TLS, with
+ * *state a new session from the certificate in force (tls.c); 1 when it is
+ * plain; 0 while nothing came yet; -1 when the connection ended or there is
+ * no memory for a session. */
+int transport_tls_sniff(int fd, void **state);
 
 #endif

@@ -44,10 +44,15 @@ struct tls_conn {
     bool established;           /* the handshake finished */
 };
 
+/* A TLS record's first byte: content type handshake (22), which a
+ * ClientHello comes in (RFC 8446 §5.1, RFC 5246 §6.2.1); no HTTP method
+ * begins with it. */
+#define TLS_HANDSHAKE_RECORD 0x16
+
 /* Pieces of a gathered write copied into one (the loop is one thread). */
 static uint8_t gather[TLS_WRITE_MAX];
 
-void *transport_tls_open(int fd)
+static struct tls_conn *open_session(int fd)
 {
     struct tls_conn *t = calloc(1, sizeof *t);
     if (!t || !tls_context() || !(t->ssl = SSL_new(tls_context())) || !SSL_set_fd(t->ssl, fd)) {
@@ -59,6 +64,19 @@ void *transport_tls_open(int fd)
     }
     SSL_set_accept_state(t->ssl);
     return t;
+}
+
+int transport_tls_sniff(int fd, void **state)
+{
+    uint8_t first;
+    ssize_t n = recv(fd, &first, 1, MSG_PEEK);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    if (n == 0)
+        return -1;
+    if (first != TLS_HANDSHAKE_RECORD)
+        return 1;
+    return (*state = open_session(fd)) ? 2 : -1;
 }
 
 /* The handshake just finished: said at debug, with whether kTLS took over. */
