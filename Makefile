@@ -15,12 +15,13 @@ PREFIX  ?= /usr/local
 STATIC  ?= -static
 WARN     = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE -I.
-LIBS     = -lcrypto
+LIBS     = -lssl -lcrypto
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS = ws.c http.c json.c message.c jwt.c handshake.c buf.c frame.c hash.c history.c \
-       config.c log.c loop.c loop_poll.c loop_epoll.c deadline.c transport_tcp.c conn.c \
-       session.c users.c rooms.c offline.c record.c journal.c connmgr.c api.c metrics.c static.c server.c pusher.c
+       config.c log.c loop.c loop_poll.c loop_epoll.c deadline.c outq.c transport_tcp.c \
+       tls.c transport_tls.c conn.c session.c users.c rooms.c offline.c record.c journal.c \
+       connmgr.c api.c metrics.c static.c server.c pusher.c
 PAGE = $(wildcard static/*)
 UNITS = ws json http jwt config connmgr handshake fuzzcases_conn session rooms offline record resp
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define KIB 1024L
 #define MIB (1024L * KIB)
@@ -153,6 +154,7 @@ enum kind {
     AGE,      /* long seconds, up to years */
     DIRECTORY,/* const char *: an existing directory */
     PATH,     /* const char *: a path, not empty */
+    FILE_PATH,/* const char *: a file this process can read */
     KEY,      /* const char *: not empty, or it would sign or admit anything */
     ORIGINS,  /* the origins list: each value adds to it */
     SWITCH,   /* bool: "0" or "1" */
@@ -262,6 +264,11 @@ static const struct option_def options[] = {
     {"backend", "PUSHER_BACKEND", "NAME", DEFAULT_BACKEND, "event loop: poll or epoll",
      "poll or epoll", .kind = CHOICE, .field = AT(backend),
      .max = COUNT(backends) - 1, .names = backends},
+    {"tls-cert", "PUSHER_TLS_CERT", "FILE", NULL,
+     "PEM certificate (its chain after it): the port speaks TLS; reread on SIGHUP",
+     "a readable file", .kind = FILE_PATH, .field = AT(tls_cert)},
+    {"tls-key", "PUSHER_TLS_KEY", "FILE", NULL, "PEM private key of --tls-cert; reread on SIGHUP",
+     "a readable file", .kind = FILE_PATH, .field = AT(tls_key)},
 };
 
 /* Literals only: a name would need DNS, which a static binary lacks. */
@@ -320,6 +327,9 @@ static bool set(struct config *c, const struct option_def *o, const char *v)
     case DIRECTORY:
         *(const char **)field = v;
         return stat(v, &st) == 0 && S_ISDIR(st.st_mode);
+    case FILE_PATH:
+        *(const char **)field = v;
+        return stat(v, &st) == 0 && S_ISREG(st.st_mode) && access(v, R_OK) == 0;
     case KEY:
     case PATH:
         *(const char **)field = v;
@@ -428,6 +438,12 @@ int config_load(struct config *c, int argc, char **argv)
         fprintf(stderr, "pusher: unexpected argument \"%s\" (see --help)\n", argv[optind]);
         return 2;
     }
+    /* A certificate is no use without its key, nor a key without it. */
+    if (!c->tls_cert != !c->tls_key) {
+        fprintf(stderr, "pusher: --tls-cert and --tls-key go together (got only --%s)\n",
+                c->tls_cert ? "tls-cert" : "tls-key");
+        return 2;
+    }
     /* A ping must have its chance to be answered before the idle close. */
     if (c->idle_timeout_ms <= c->ping_interval_ms) {
         fprintf(stderr, "pusher: --idle-timeout must be more than --ping-interval (got %ums, ping %ums)\n",
@@ -459,5 +475,8 @@ void config_print(const struct config *c, FILE *f)
                 c->journal_repair);
     else
         fputs(" journal=none", f);
-    fputc('\n', f);
+    if (c->tls_cert)
+        fprintf(f, " tls_cert=\"%s\" tls_key=\"%s\"\n", c->tls_cert, c->tls_key);
+    else
+        fputs(" tls=off\n", f);
 }

@@ -48,6 +48,8 @@ struct config {
     const char *journal;           /* --journal: the directory of the journal; NULL = none */
     enum journal_fsync fsync;      /* --fsync: always, everysec or no */
     bool journal_repair;           /* --journal-repair: start past damage, setting it aside */
+    const char *tls_cert;          /* --tls-cert: PEM certificate and chain; NULL = plain */
+    const char *tls_key;           /* --tls-key: its PEM private key; set with tls_cert */
 };
 
 /* Fills c from the defaults, then the environment, then argv (flags win).

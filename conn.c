@@ -13,6 +13,8 @@
  *   whose meaning its owner gives; the transport's own is the linger.
  * - Death: connections are marked dead and freed at one point, after the
  *   loop turn, so no callback ever touches freed memory (as Redis does).
+ * - The transport: on a TLS port the first byte a connection sends says
+ *   whether it is TLS or plain, and which struct transport carries it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +25,7 @@
 
 #include "conn.h"
 #include "deadline.h"
+#include "outq.h"
 #include "stats.h"
 #include "transport.h"
 
@@ -44,15 +47,7 @@ enum {
     CONN_FLUSHING = 1,          /* on the flush list */
     CONN_WANT_WRITE = 2,        /* the socket was full; waiting for it to drain */
     CONN_NOTIFY = 4,            /* its owner waits for ops->written */
-};
-
-struct outq {
-    uint32_t start, end;        /* queued frames are f[start..end) */
-    uint32_t cap;               /* room in f */
-    uint32_t head_off;          /* bytes of f[start] already written */
-    size_t bytes;               /* unwritten bytes in all */
-    struct outq *next_free;     /* in the pool: the next free queue */
-    struct frame *f[];
+    CONN_SNIFF = 8,             /* on a TLS port: its first byte picks the transport */
 };
 
 struct conn {
@@ -69,7 +64,8 @@ struct conn {
 };
 
 /* The transports a connection may use, by struct conn's transport. */
-static const struct transport *const transports[] = {&transport_tcp};
+enum { TRANSPORT_TCP, TRANSPORT_TLS };
+static const struct transport *const transports[] = {&transport_tcp, &transport_tls};
 #define T(c) transports[(c)->transport]
 
 static struct {
@@ -85,8 +81,6 @@ static struct {
     struct conn **ending;       /* connections that stopped being open this turn */
     size_t nending, ending_cap;
     size_t count;               /* live connections */
-    struct outq *pool;          /* free queues of OUTQ_SMALL slots */
-    size_t npool;               /* how many */
     uint8_t scratch[SCRATCH_SIZE];
 } g;
 
@@ -107,6 +101,11 @@ struct conn *conn_by_id(int id)
 bool conn_is_open(const struct conn *c)
 {
     return c->state == CONN_OPEN;
+}
+
+bool conn_is_tls(const struct conn *c)
+{
+    return c->transport == TRANSPORT_TLS;
 }
 
 void *conn_data(const struct conn *c)
@@ -170,69 +169,9 @@ static void flush_list_add(struct conn *c)
     g.flush = c;
 }
 
-/* Queues of the smallest size, kept for reuse: a queue drains and is
- * freed on almost every turn a connection is written to, so a broadcast
- * would otherwise cost a malloc and a free per recipient per turn. */
-#define OUTQ_SMALL 4
-#define OUTQ_POOL_MAX 4096
-
-static struct outq *outq_new(void)
-{
-    if (g.pool) {
-        struct outq *q = g.pool;
-        g.pool = q->next_free;
-        g.npool--;
-        return q;
-    }
-    return malloc(sizeof(struct outq) + OUTQ_SMALL * sizeof(struct frame *));
-}
-
-static struct outq *outq_reserve(struct conn *c)
-{
-    struct outq *q = c->out;
-    if (q && q->end < q->cap)
-        return q;
-    if (!q) {
-        if (!(q = outq_new()))
-            return NULL;
-        *q = (struct outq){.cap = OUTQ_SMALL};
-        return c->out = q;
-    }
-    if (q && q->start > 0) {
-        memmove(q->f, q->f + q->start, (q->end - q->start) * sizeof q->f[0]);
-        q->end -= q->start;
-        q->start = 0;
-        return q;
-    }
-    uint32_t cap = q->cap * 2;
-    struct outq *n = realloc(q, sizeof *n + cap * sizeof n->f[0]);
-    if (!n)
-        return NULL;
-    n->cap = cap;
-    c->out = n;
-    return n;
-}
-
-static void outq_free(struct conn *c)
-{
-    struct outq *q = c->out;
-    if (!q)
-        return;
-    for (uint32_t i = q->start; i < q->end; i++)
-        frame_unref(q->f[i]);
-    c->out = NULL;
-    if (q->cap != OUTQ_SMALL || g.npool == OUTQ_POOL_MAX) {
-        free(q);
-        return;
-    }
-    q->next_free = g.pool;
-    g.pool = q;
-    g.npool++;
-}
-
 static void queue_frame(struct conn *c, struct frame *f)
 {
-    struct outq *q = outq_reserve(c);
+    struct outq *q = outq_reserve(&c->out);
     if (!q) {
         conn_kill(c);
         return;
@@ -285,13 +224,21 @@ void conn_send_raw(struct conn *c, const void *bytes, size_t len)
 }
 
 /* What c waits for from the loop: input, and room to write when its socket
- * was full (or its transport needs either). */
+ * was full or its transport has bytes of its own to send. The loop changes
+ * its interest only when this differs from what it has. */
+static void interest(struct conn *c)
+{
+    int mask = LOOP_READ | T(c)->wants(c->tstate);
+    if (c->flags & CONN_WANT_WRITE)
+        mask |= LOOP_WRITE;
+    loop_modify(g.loop, c->fd, mask);
+}
+
 static void set_want_write(struct conn *c, bool want)
 {
-    if (want == !!(c->flags & CONN_WANT_WRITE))
-        return;
-    c->flags ^= CONN_WANT_WRITE;
-    loop_modify(g.loop, c->fd, LOOP_READ | (want ? LOOP_WRITE : 0) | T(c)->wants(c->tstate));
+    if (want != !!(c->flags & CONN_WANT_WRITE))
+        c->flags ^= CONN_WANT_WRITE;
+    interest(c);
 }
 
 /* All output is written: a finishing connection now shuts its write side
@@ -299,7 +246,7 @@ static void set_want_write(struct conn *c, bool want)
  * our last bytes into a reset. */
 static void output_done(struct conn *c)
 {
-    outq_free(c);
+    outq_free(&c->out);
     set_want_write(c, false);
     if (c->flags & CONN_NOTIFY) {
         c->flags &= (uint8_t)~CONN_NOTIFY;
@@ -361,14 +308,41 @@ static void flush_one(struct conn *c)
             frame_unref(f);
         }
     }
+    /* Bytes the transport took but still holds go out before the end. */
+    if ((T(c)->wants(c->tstate) & LOOP_WRITE) && T(c)->writev(c->fd, c->tstate, NULL, 0) < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            set_want_write(c, true);
+        else
+            conn_kill(c);
+        return;
+    }
     output_done(c);
 }
 
 /* ----------------------------------------------------------------- input */
 
+/* On a TLS port, the first byte picks c's transport: TLS, or plain TCP,
+ * whose owner answers in plain (conn_is_tls). false until it came, or when
+ * c died of it. */
+static bool sniff(struct conn *c)
+{
+    int r = transport_tls_sniff(c->fd, &c->tstate);
+    if (r < 0)
+        conn_kill(c);
+    if (r <= 0)
+        return false;
+    c->flags &= (uint8_t)~CONN_SNIFF;
+    if (r == 2)
+        c->transport = TRANSPORT_TLS;
+    return true;
+}
+
 static void on_readable(struct conn *c)
 {
+    if ((c->flags & CONN_SNIFF) && !sniff(c))
+        return;
     ssize_t n = T(c)->read(c->fd, c->tstate, g.scratch, sizeof g.scratch);
+    interest(c);                /* a TLS read may now wait for room, or no longer */
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             conn_kill(c);
@@ -389,12 +363,14 @@ static void on_io(struct loop *l, int fd, void *data, int mask)
     (void)l;
     (void)fd;
     struct conn *c = data;
+    /* Room to write may be what a TLS read waits for (its handshake). */
+    bool read_too = (mask & LOOP_WRITE) && (T(c)->wants(c->tstate) & LOOP_WRITE);
     if ((mask & LOOP_WRITE) && c->state != CONN_DEAD) {
         c->flags &= (uint8_t)~CONN_WANT_WRITE;
-        loop_modify(g.loop, c->fd, LOOP_READ | T(c)->wants(c->tstate));
+        interest(c);
         flush_list_add(c);      /* at the end of the turn, after the journal */
     }
-    if ((mask & LOOP_READ) && c->state != CONN_DEAD)
+    if ((mask & LOOP_READ || read_too) && c->state != CONN_DEAD)
         on_readable(c);
 }
 
@@ -443,6 +419,11 @@ struct conn *conn_accept(int fd, const struct conn_ops *ops)
     }
     g.count++;
     return c;
+}
+
+void conn_sniff_tls(struct conn *c)
+{
+    c->flags |= CONN_SNIFF;
 }
 
 /* A connection stops being open the moment its end starts, not when its
@@ -517,7 +498,7 @@ static void reap_all(void)
             c->ops->freed(c);
         loop_remove(g.loop, c->fd);
         T(c)->close(c->fd, c->tstate);
-        outq_free(c);
+        outq_free(&c->out);
         g.count--;
         *c = (struct conn){0};  /* the slot is free again */
         if (g.released)

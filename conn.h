@@ -5,7 +5,7 @@
  * while a request comes in, then its WebSocket session) says through its
  * conn_ops what the bytes mean and what a deadline or an overflow calls
  * for; the bytes themselves move through a struct transport (transport.h),
- * plain TCP today, so TLS can sit beside it. */
+ * plain TCP or TLS. */
 #ifndef CONN_H
 #define CONN_H
 
@@ -50,6 +50,11 @@ void conn_set_max_pending(size_t max_pending);
 /* Takes an accepted non-blocking socket, owned by ops; NULL when out of
  * memory (the caller closes the socket). */
 struct conn *conn_accept(int fd, const struct conn_ops *ops);
+/* On a TLS port: the first byte c sends picks its transport, TLS for a TLS
+ * handshake record and plain TCP for anything else. */
+void conn_sniff_tls(struct conn *c);
+/* Is c's transport TLS? (false until its first byte came) */
+bool conn_is_tls(const struct conn *c);
 /* Hands c to a new owner (an upgrade), with its data pointer reset. */
 void conn_set_ops(struct conn *c, const struct conn_ops *ops);
 /* The owner's pointer, for its partial input; NULL at first. */

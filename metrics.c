@@ -7,6 +7,7 @@
 #include "offline.h"
 #include "rooms.h"
 #include "stats.h"
+#include "tls.h"
 
 static void gauge(struct buf *b, const char *name, size_t v)
 {
@@ -50,4 +51,10 @@ void metrics_write(struct buf *b)
     counter(b, "pusher_accept_errors_total", stats.accept_errors);
     counter(b, "pusher_offline_dropped_total", stats.offline_dropped);
     counter(b, "pusher_journal_errors_total", stats.journal_errors);
+    if (tls_on()) {
+        /* The time to renew by, for an alert on it. */
+        buf_printf(b, "# TYPE pusher_tls_certificate_expiry_seconds gauge\n"
+                   "pusher_tls_certificate_expiry_seconds %" PRId64 "\n", tls_cert()->not_after);
+        counter(b, "pusher_tls_handshake_errors_total", stats.tls_handshake_errors);
+    }
 }

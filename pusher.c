@@ -1,5 +1,5 @@
 /* pusher.c - the program: configuration, the listening socket, signals, the
- * main loop and a graceful shutdown.
+ * main loop, rereading the certificate on SIGHUP and a graceful shutdown.
  *
  * Reading order for the rest (the README's): ws.c (the RFC 6455 codec),
  * handshake.c, session.c, conn.c, connmgr.c; then loop.c, server.c. */
@@ -22,17 +22,25 @@
 #include "offline.h"
 #include "loop.h"
 #include "server.h"
+#include "tls.h"
 
 #define RESERVED_FDS 16         /* stdio, the listener, epoll, and a margin */
 #define HTTP_HEADROOM 256       /* sockets beyond the limit, to answer 503 */
 #define SHUTDOWN_GRACE_MS 3000  /* time for clients to take their close 1001 */
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+static void on_hangup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
 }
 
 static void install_signals(void)
@@ -41,6 +49,11 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* SIGHUP rereads the certificate (a renewal's hook sends it), and
+     * never ends the server, with TLS or without. */
+    struct sigaction hup = {.sa_handler = on_hangup};
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
     /* A peer that hangs up mid-write must cost an EPIPE, not the process. */
     signal(SIGPIPE, SIG_IGN);
     /* A journal past ulimit -f must fail its write (EFBIG), not kill us. */
@@ -150,6 +163,34 @@ static void log_config(const struct config *cfg)
     log_event(LOG_INFO, "event=config %s", line);
 }
 
+/* The certificate's part of the start line and of a reload's. */
+static const char *describe_cert(char *out, size_t cap)
+{
+    const struct tls_cert_info *ci = tls_cert();
+    char subject[2 * sizeof ci->subject];
+    snprintf(out, cap, "tls_subject=\"%s\" tls_serial=%s tls_not_after=%s",
+             log_quote(ci->subject, subject, sizeof subject), ci->serial, ci->not_after_text);
+    return out;
+}
+
+/* SIGHUP: the certificate and key files again, for new connections; open
+ * ones keep what they began with, and files that do not load change
+ * nothing. */
+static void reload(const struct config *cfg)
+{
+    char why[512], cert[768];
+    if (!tls_on()) {
+        log_event(LOG_INFO, "event=reload tls=off what=\"nothing to reread\"");
+    } else if (tls_load(cfg->tls_cert, cfg->tls_key, why, sizeof why) == 0) {
+        log_event(LOG_INFO, "event=tls_reload %s", describe_cert(cert, sizeof cert));
+    } else {
+        char quoted[2 * sizeof why];
+        log_event(LOG_WARN, "event=tls_reload_failed reason=\"%s\" kept=\"the certificate in "
+                  "force\" %s", log_quote(why, quoted, sizeof quoted),
+                  describe_cert(cert, sizeof cert));
+    }
+}
+
 static void shutdown_gracefully(struct loop *l)
 {
     log_event(LOG_INFO, "event=shutdown connections=%zu", connmgr_connections());
@@ -169,6 +210,16 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     log_set_rate(cfg.log_rate);
     install_signals();
+    char why[512], cert[768] = "tls=off";
+    if (cfg.tls_cert) {
+        /* Files that were readable (config.c) but do not load stop the
+         * start as a bad value does, with the line saying which and why. */
+        if (tls_load(cfg.tls_cert, cfg.tls_key, why, sizeof why) < 0) {
+            fprintf(stderr, "pusher: %s\n", why);
+            return 2;
+        }
+        describe_cert(cert, sizeof cert);
+    }
 
     long fds = raise_fd_limit();
     long sockets = fds - RESERVED_FDS;
@@ -196,14 +247,18 @@ int main(int argc, char **argv)
     connmgr_expire();           /* what the journal kept may have aged past --offline-ttl */
 
     log_config(&cfg);
-    log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld",
-              PUSHER_VERSION, loop_backend_name(l), cfg.max_connections, fds);
+    log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld %s",
+              PUSHER_VERSION, loop_backend_name(l), cfg.max_connections, fds, cert);
     log_memory_bound(&cfg);
     log_event(LOG_INFO, "event=listen addr=%s port=%d", cfg.bind, bound_port(lfd));
 
     while (!stop_requested) {
         /* A bounded wait: a signal landing just before poll() is still seen. */
         loop_wait(l, 1000);
+        if (reload_requested) {
+            reload_requested = 0;
+            reload(&cfg);
+        }
     }
     shutdown_gracefully(l);
     journal_close();

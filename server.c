@@ -51,6 +51,7 @@ static const char *status_text(int status)
     switch (status) {
     case 101: return "Switching Protocols";
     case 200: return "OK";
+    case 301: return "Moved Permanently";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -75,7 +76,7 @@ static bool durable_answer;
 static void respond(struct conn *c, int status, const char *type, const char *extra,
                     const void *body, size_t len, bool head_only)
 {
-    char head[512];
+    char head[HTTP_MAX_REQUEST_LINE + 512];  /* room for a Location of the whole target */
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n%s\r\n",
@@ -270,6 +271,40 @@ static bool stash(struct conn *c, const uint8_t *data, size_t len, size_t need)
     return !in->failed;
 }
 
+/* Could this Host value be put in a Location? A host name, an IPv4 or a
+ * bracketed IPv6 address, and a port (RFC 9110 §7.2, RFC 3986 §3.2.2),
+ * without what would make the redirect point somewhere else ('/', '@'). */
+static bool host_ok(const char *v, size_t len)
+{
+    if (len == 0 || len > 255)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]", v[i]))
+            return false;
+    return true;
+}
+
+/* A plain request on a TLS port: a page typed as http:// is sent to the
+ * same path on https:// (301); anything else (a WebSocket upgrade, an API
+ * call) would carry in the clear what TLS is there to protect, so it is
+ * refused with what to use. */
+static void plain_on_tls(struct conn *c, const struct http_request *req)
+{
+    const struct http_header *host = http_header_find(req, "host");
+    bool head = method_is(req, "HEAD");
+    if ((!head && !method_is(req, "GET")) || http_header_find(req, "upgrade") || !host ||
+        http_header_count(req, "host") > 1 || !host_ok(host->value, host->value_len)) {
+        refuse(c, 400, NULL, "this port speaks TLS: use https:// or wss://");
+        return;
+    }
+    char location[HTTP_MAX_REQUEST_LINE + 300];
+    snprintf(location, sizeof location, "Location: https://%.*s%.*s\r\n",
+             (int)host->value_len, host->value, (int)req->target_len, req->target);
+    static const char body[] = "this port speaks TLS: use https://\n";
+    log_conn(LOG_DEBUG, "event=redirect fd=%d to=https", conn_id(c));
+    respond(c, 301, "text/plain; charset=utf-8", location, body, sizeof body - 1, head);
+}
+
 /* What a complete head alone can refuse, answered here: true when it was.
  * Sets *body_len from Content-Length for a POST. */
 static bool head_refused(struct conn *c, const struct http_request *req, size_t *body_len)
@@ -317,6 +352,10 @@ static void http_input(struct conn *c, uint8_t *data, size_t len)
     struct http_request req;
     int r = http_parse_request(buf, n, &req);
     size_t body_len = 0;
+    if (r > 0 && g.cfg->tls_cert && !conn_is_tls(c)) {
+        plain_on_tls(c, &req);
+        return;
+    }
     if (r > 0 && head_refused(c, &req, &body_len))
         return;
     if (r < 0) {
@@ -400,6 +439,9 @@ bool server_accept(int fd)
     struct conn *c = conn_accept(fd, &http_ops);
     if (!c)
         return false;
+    if (g.cfg->tls_cert)        /* the port speaks TLS: tls.c has its certificate */
+        conn_sniff_tls(c);
+    /* On a TLS port the TLS handshake is within this deadline too. */
     conn_deadline(c, g.handshake, conn_now());
     return true;
 }

@@ -22,6 +22,7 @@ struct stats {
     uint64_t accept_errors;             /* accept() failures, mostly EMFILE */
     uint64_t offline_dropped;           /* kept messages dropped for a limit */
     uint64_t journal_errors;            /* journal writes and syncs that failed */
+    uint64_t tls_handshake_errors;      /* TLS connections that ended before their handshake did */
 };
 
 extern struct stats stats;

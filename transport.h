@@ -1,7 +1,8 @@
-/* transport.h - how bytes cross a connection's socket: plain TCP today
- * (transport_tcp.c). TLS implements the same calls beside it, as Redis's
- * connection.h puts TLS beside TCP, so the transport above (conn.c) and
- * everything over it neither know nor care which one a connection uses.
+/* transport.h - how bytes cross a connection's socket: plain TCP
+ * (transport_tcp.c) or TLS (transport_tls.c), the same calls side by side
+ * as Redis's connection.h puts TLS beside TCP, so the transport above
+ * (conn.c) and everything over it neither know nor care which one a
+ * connection uses.
  *
  * Each call gets the socket and the connection's own state for this
  * transport (NULL for TCP; a TLS session for TLS), and answers as read(2)
@@ -16,10 +17,15 @@
 struct transport {
     const char *name;
     ssize_t (*read)(int fd, void *state, void *buf, size_t len);
-    /* Writes the gathered queue: n pieces, in order, as one stream. */
+    /* Writes the gathered queue: n pieces, in order, as one stream; it may
+     * take fewer bytes than offered. Bytes it counts as taken may still sit
+     * in the transport (TLS: a record the socket had no room for): n == 0
+     * pushes those on, and answers 0 once none are left. */
     ssize_t (*writev)(int fd, void *state, const struct iovec *iov, int n);
-    /* What the transport itself waits for beyond what its caller asked:
-     * LOOP_READ and LOOP_WRITE bits (TLS may need to read to write). */
+    /* LOOP_WRITE when the transport itself needs the socket to take bytes
+     * (TLS: a handshake flight, a record it holds) or has an answer for the
+     * next read at once: the caller then polls for room, and on it pushes
+     * writes on (writev with n == 0) and reads. 0 for TCP, always. */
     int (*wants)(void *state);
     /* No more output: the peer reads an end after what was written. */
     void (*shutdown)(int fd, void *state);
@@ -28,5 +34,13 @@ struct transport {
 };
 
 extern const struct transport transport_tcp;
+extern const struct transport transport_tls;
+
+/* On a TLS port: does an accepted socket speak TLS? Its first byte says,
+ * peeked so that the transport chosen reads it again. 2 when it is TLS, with
+ * *state a new session from the certificate in force (tls.c); 1 when it is
+ * plain; 0 while nothing came yet; -1 when the connection ended or there is
+ * no memory for a session. */
+int transport_tls_sniff(int fd, void **state);
 
 #endif

@@ -19,7 +19,9 @@
  *   bit 4     another user, bob, connects first (routing, presence)
  *   bit 5     tight limits: 1 KiB of pending output, 1 message/s, bursts of 3
  *   bit 6     a token secret, an API key and an allowed origin are set
- *   bit 7     bob reads nothing until the end (a slow reader)
+ *   bit 7     with bob: bob reads nothing until the end (a slow reader);
+ *             without him: the port speaks TLS, so the first byte picks
+ *             TLS (0x16, into OpenSSL) or plain (answered 301 or 400)
  * Client frames must be masked; the corpus masks with the zero key, so the
  * fuzzer sees and mutates payloads in the clear.
  *
@@ -29,11 +31,15 @@
  * whose text is UTF-8 and, on a chat connection, a Message message_read
  * reads, with a close frame only last and only with a code one may send.
  * Every connection is reaped once its peer hangs up, and the user table is
- * empty again. */
+ * empty again. On a TLS port, plain bytes are answered 301 or 4xx, never
+ * 101, and TLS bytes get TLS records (OpenSSL's) or nothing. */
 #include <errno.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "config.h"
 #include "conn.h"
@@ -47,6 +53,7 @@
 #include "log.h"
 #include "loop.h"
 #include "server.h"
+#include "tls.h"
 #include "ws.h"
 
 enum {
@@ -56,6 +63,7 @@ enum {
     KNOB_TIGHT = 32,            /* small output and rate limits */
     KNOB_AUTH = 64,             /* secret, API key, allowed origin */
     KNOB_BOB_STALLS = 128,      /* bob reads only at the end */
+    KNOB_TLS = 128,             /* without bob: the port speaks TLS */
 };
 
 #define PIECES_MAX 512          /* bytes written in small pieces, at most */
@@ -69,6 +77,7 @@ static struct config base;      /* config_load's defaults, and a few of ours */
 static struct config cfg;       /* what the server reads: base plus the knob */
 static char prefixes[4][1024]; /* the handshakes knob bits 0-1 choose */
 static char bob_hello[1024];   /* bob's, with his token and since past all history */
+static char tls_cert_path[64]; /* what cfg.tls_cert says on a TLS port (loaded at start) */
 
 /* Our end of one connection, and what the server sent down it. */
 struct peer {
@@ -105,6 +114,37 @@ static void make_hello(char *out, size_t cap, const char *target)
              target);
 }
 
+/* A throwaway self-signed certificate for the TLS knob, loaded once: a
+ * temporary file for tls_load to read, removed once it has. */
+static void load_certificate(void)
+{
+    char dir[] = "/tmp/fuzz_conn_XXXXXX", key[64], why[256];
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+
+    EXPECT(mkdtemp(dir) && pk && x);
+    snprintf(tls_cert_path, sizeof tls_cert_path, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, pk);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"fuzz.invalid", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    EXPECT(X509_sign(x, pk, EVP_sha256()) > 0);
+    FILE *fc = fopen(tls_cert_path, "w"), *fk = fopen(key, "w");
+    EXPECT(fc && fk && PEM_write_X509(fc, x) && PEM_write_PrivateKey(fk, pk, NULL, NULL, 0, NULL, NULL));
+    fclose(fc);
+    fclose(fk);
+    EXPECT(tls_load(tls_cert_path, key, why, sizeof why) == 0);
+    unlink(tls_cert_path);
+    unlink(key);
+    rmdir(dir);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+}
+
 /* The history full from the start, so that every input meets the same
  * server whatever ran before it (the history is replayed to each newcomer). */
 static void fill_history(void)
@@ -138,6 +178,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* No listening socket: connections come from conn_accept() below. */
     EXPECT(server_init(loop, &cfg, -1, 16, 1024) == 0);
     fill_history();
+    load_certificate();
 
     make_token("alice", alice);
     make_token("bob", bob);
@@ -330,6 +371,10 @@ static void check_output(const struct peer *p, bool complete)
     if (p->len == 0 || p->len == KEEP_MAX)
         return;
     const uint8_t *out = p->out, *end = out + p->len;
+    /* A TLS connection: OpenSSL's records (a handshake flight, an alert),
+     * whose contents are its own. */
+    if (cfg.tls_cert && (out[0] == 0x15 || out[0] == 0x16))
+        return;
     EXPECT(p->len < 9 || memcmp(out, "HTTP/1.1 ", 9) == 0);
     const uint8_t *blank = find(out, p->len, "\r\n\r\n");
     if (!blank) {
@@ -339,6 +384,8 @@ static void check_output(const struct peer *p, bool complete)
     const uint8_t *body = blank + 4;
     size_t head = (size_t)(body - out);
     int status = atoi((const char *)out + 9);
+    /* Plain bytes on a TLS port: a redirect or a refusal, never a socket. */
+    EXPECT(!cfg.tls_cert || status == 301 || (status >= 400 && status < 500));
     if (status != 101) {
         EXPECT(status >= 200 && status <= 599);
         const uint8_t *cl = find(out, head, "\r\nContent-Length: ");
@@ -382,6 +429,9 @@ static void apply_knob(uint8_t knob)
         cfg.max_rate = 1;
         cfg.max_burst = 3;
     }
+    /* server.c reads whether the port speaks TLS from the configuration. */
+    if ((knob & KNOB_TLS) && !(knob & KNOB_BOB))
+        cfg.tls_cert = tls_cert_path;
     conn_set_max_pending(cfg.max_pending); /* the transport keeps its own copy */
 }
 

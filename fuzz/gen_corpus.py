@@ -290,6 +290,21 @@ def resp_seeds():
         "bulk-too-long": roomy + b"$536870913\r\n",
         "bulk-not-ended": roomy + b"$3\r\nfooX\r\n",
     }
+def client_hello():
+    """A real TLS ClientHello, as Python's ssl (OpenSSL) sends it first; its
+    random and key share differ on every run, its shape does not."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    conn = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        conn.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
 
 
 def conn_seeds():
@@ -374,6 +389,15 @@ def conn_seeds():
         # tight limits: the rate limit, pending output
         "rate-limit": knob(3, tight=True) + group * 5,
         "ping-flood": knob(3, tight=True) + frame(0x9, b"") * 5,
+        # knob bit 7 without bob: the port speaks TLS (the first byte decides)
+        "tls-client-hello": knob(stall=True) + client_hello(),
+        "tls-hello-then-junk": knob(stall=True) + client_hello() + b"\x17\x03\x03\x00\x05hello",
+        "tls-hello-cut": knob(stall=True, pieces=2) + client_hello()[:60],
+        "tls-plain-get": knob(stall=True) + request("/index.html?a=1", ["Host: chat.example:8443"]),
+        "tls-plain-head": knob(stall=True) + request("/", ["Host: [::1]:8443"], method="HEAD"),
+        "tls-plain-upgrade": knob(stall=True) + hello(),
+        "tls-plain-bad-host": knob(stall=True) + request("/", ["Host: a/b@c"]),
+        "tls-prefix-upgrade": knob(1, stall=True) + group,
         # bugs the harness found (also in tests/unit/test_fuzzcases_conn.c)
         "bug-header-ends-read": knob(1, 1) + text("{}"),
         "bug-empty-first-fragment": knob(1) + text("", fin=False) + frame(0, b'{"messageType":1}'),

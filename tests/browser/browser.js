@@ -70,15 +70,20 @@ class ChatPage {
     page.setDefaultTimeout(WAIT);
   }
 
-  // A new tab (in its own context: its own storage) on the server's page.
-  // o.url opens another address, o.context sets the context's options, and
-  // o.before(page) runs before the page loads (to route its requests).
+  // A new tab (in its own context: its own storage) on the server's page,
+  // over https:// where the server speaks TLS (its test certificate is
+  // self-signed, so the context takes it as it is). o.url opens another
+  // address, o.context sets the context's options, and o.before(page) runs
+  // before the page loads (to route its requests).
   static async open(browser, srv, label, o = {}) {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...o.context });
+    const context = await browser.newContext({
+      viewport: { width: 1000, height: 640 }, ignoreHTTPSErrors: !!srv.tls, ...o.context,
+    });
     const page = await context.newPage();
     const p = new ChatPage(context, page, label);
     if (o.before) await o.before(page);
-    await page.goto(o.url || `http://127.0.0.1:${srv.port}/`, { waitUntil: 'load', timeout: WAIT });
+    const origin = `${srv.tls ? 'https' : 'http'}://127.0.0.1:${srv.port}`;
+    await page.goto(o.url || `${origin}/`, { waitUntil: 'load', timeout: WAIT });
     return p;
   }
 

@@ -512,11 +512,12 @@ test('an Origin the server does not allow: the page says so and stops; the allow
   const probe = await h.startServer();
   const port = probe.port;
   await probe.stop();
+  const scheme = h.TLS_SUITE ? 'https' : 'http'; // the page's own, under browser-tls
   const srv = await h.startServer(['--bind', '127.0.0.1', '--port', String(port),
-    '--allowed-origin', `http://127.0.0.1:${port}`], { bare: true });
+    '--allowed-origin', `${scheme}://127.0.0.1:${port}`], { bare: true });
   t.after(() => srv.stop());
   const alice = await joined(t, srv, 'alice');
-  const bob = await tab(t, srv, 'bob', { url: `http://localhost:${port}/` });
+  const bob = await tab(t, srv, 'bob', { url: `${scheme}://localhost:${port}/` });
   await bob.submitName('bob');
   const why = 'this Origin is not allowed';
   const line = await bob.waitLine((l) => l.kind === 'error' && l.text.includes(why), 'the server\'s reason');

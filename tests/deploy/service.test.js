@@ -97,16 +97,19 @@ async function allowedSyscalls(unit) {
   return allowed;
 }
 
-test('under strace, a whole session stays inside the unit\'s sandbox', T, async (t) => {
+// A session under strace with the unit's environment (and extra), every
+// system call and file it used held against the unit's sandbox.
+async function tracedSession(t, name, extra = {}) {
   const unit = readUnit();
   const allowed = await allowedSyscalls(unit);
   const families = setting(unit, 'Service', 'RestrictAddressFamilies').split(/\s+/);
-  const trace = path.join(OUT, 'strace.txt');
+  const trace = path.join(OUT, `${name}.txt`);
   fs.mkdirSync(OUT, { recursive: true });
-  const env = { PUSHER_BACKEND: 'epoll', ...unitEnv(unit), PUSHER_PORT: '0', PUSHER_PING_INTERVAL: '200ms', PUSHER_IDLE_TIMEOUT: '1s' };
+  const env = { PUSHER_BACKEND: 'epoll', ...unitEnv(unit), PUSHER_PORT: '0', PUSHER_PING_INTERVAL: '200ms', PUSHER_IDLE_TIMEOUT: '1s', ...extra };
   assert.equal(env.PUSHER_BIND, '127.0.0.1', 'the unit binds the loopback (a proxy in front)');
   const srv = await h.startServer(['-f', '-qq', '-o', trace, path.join(ROOT, 'pusher')],
-    { bare: true, bin: '/usr/bin/strace', env });
+    { bare: true, bin: '/usr/bin/strace', env, plain: true });
+  srv.tls = Boolean(extra.PUSHER_TLS_CERT); // the certificate comes by the environment
   try {
     const alice = await h.connect(srv, 'alice');
     const bob = await h.connect(srv, 'bob');
@@ -149,4 +152,17 @@ test('under strace, a whole session stays inside the unit\'s sandbox', T, async 
     assert.ok(!(/PROT_WRITE/.test(l) && /PROT_EXEC/.test(l)), `MemoryDenyWriteExecute= would refuse: ${l}`);
   }
   t.diagnostic(`${calls.size} distinct system calls, all inside the unit's filter of ${allowed.size}`);
+  return lines;
+}
+
+test('under strace, a whole session stays inside the unit\'s sandbox', T, async (t) => {
+  await tracedSession(t, 'strace');
+});
+
+test('under strace, a whole session over TLS (the unit\'s certificate settings) stays inside the sandbox too', T, async (t) => {
+  const cert = h.makeCert(h.tmpDir());
+  const lines = await tracedSession(t, 'strace-tls', { PUSHER_TLS_CERT: cert.cert, PUSHER_TLS_KEY: cert.key });
+  for (const f of [cert.cert, cert.key]) {
+    assert.ok(lines.some((l) => /\sopenat\(/.test(l) && l.includes(f)), `${f} was not read: no TLS in this session`);
+  }
 });

@@ -132,7 +132,8 @@ test('unknown keys nested 64 levels deep (counting the message) are routed; 65 l
 // ---------------------------------------------------------------- 3. early 400
 
 test('bytes that cannot begin a request line (a TLS ClientHello, binary noise) get 400 at once, not at the handshake timeout', h.T, async (t) => {
-  const srv = await h.serve(t, ['--handshake-timeout', '10s']);
+  // A plain port by definition: with TLS, a ClientHello starts a handshake.
+  const srv = await h.serve(t, ['--handshake-timeout', '10s'], { plain: true });
   const hello = await h.tlsClientHello({ beforeNewline: 64 });
   assert.deepEqual([...hello.subarray(0, 3)], [0x16, 0x03, 0x01], 'test bug: not a TLS record');
   assert.ok(!hello.includes(0x0a) && !hello.includes(0x0d), 'test bug: the ClientHello holds a line end');

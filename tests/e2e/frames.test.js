@@ -250,7 +250,10 @@ test('a client vanishing in the middle of a frame is dropped cleanly', h.T, asyn
   const f = h.frame(OP.text, single('b', 'never finished'));
   r.write(f.subarray(0, f.length - 5));
   await h.sleep(50);
-  r.sock.resetAndDestroy ? r.sock.resetAndDestroy() : r.sock.destroy();
+  // A reset where node can send one on this socket (a TLS socket's handle
+  // cannot be reset: there it hangs up without close_notify).
+  if (r.sock.resetAndDestroy && !r.sock.encrypted) r.sock.resetAndDestroy();
+  else r.sock.destroy();
   const m = await b.take((x) => x.messageType === 4, 'r\'s OfflineNotify');
   assert.equal(m.from, 'r');
   assert.deepEqual((await b.sync()).filter((x) => x.messageType === 0), [], 'the half message is not delivered');

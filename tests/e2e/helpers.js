@@ -3,15 +3,25 @@
 // ephemeral loopback port, drive it with `ws` clients, raw TCP sockets that
 // speak hand-made HTTP and WebSocket frames, and read its /metrics.
 //
+// With PUSHER_TEST_TLS=1 (tests/run e2e-tls) every server gets a certificate
+// made by openssl for the run, and every connection, ws client or raw
+// socket, goes over TLS (wss://, https://): the same tests, a second time,
+// with TLS under them. A test about plain TCP bytes starts its server with
+// opts.plain; a server started with --tls-cert is spoken to over TLS either
+// way, and a raw socket opened with { plain: true } speaks plain to it.
+//
 // Every wait here is bounded and fails with a message that says what was
 // awaited, by whom, and what had arrived instead. Nothing outlives a test:
 // each server tracks the sockets opened against it and destroys them once it
 // has stopped, and any server still running when the process exits is killed.
 
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
+const tls = require('node:tls');
 const assert = require('node:assert/strict');
 const WebSocket = require('ws');
 
@@ -23,6 +33,8 @@ const BIN = process.env.PUSHER_BIN
 const SCALE = Number(process.env.E2E_TIMEOUT_SCALE) > 0 ? Number(process.env.E2E_TIMEOUT_SCALE) : 1;
 const WAIT = Math.round(3000 * SCALE); // default bound of one wait, in ms
 const T = { timeout: Math.round(30000 * SCALE) }; // per-test bound for node:test
+
+const TLS_SUITE = process.env.PUSHER_TEST_TLS === '1';
 
 const FIELDS = ['messageType', 'mediaType', 'from', 'to', 'content', 'fileId', 'url',
   'createAt', 'updateAt', 'id'];
@@ -55,6 +67,41 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+// ---------------------------------------------------------------- certificates
+
+const tmpDirs = [];
+// A fresh directory, removed when the process exits.
+function tmpDir(prefix = 'pusher-e2e-') {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(d);
+  return d;
+}
+
+// A self-signed certificate for localhost and 127.0.0.1 made by openssl in
+// dir: { cert, key, serial } (the files' paths, and the serial in upper-case
+// hex as Node's getPeerCertificate() gives it). o.cn names the subject,
+// o.days its lifetime, o.rsa makes an RSA key instead of P-256.
+function makeCert(dir, o = {}) {
+  const name = o.name || 'server';
+  const cert = path.join(dir, `${name}.crt`);
+  const key = path.join(dir, `${name}.key`);
+  const serial = crypto.randomBytes(8);
+  serial[0] = (serial[0] & 0x7f) | 0x10; // positive, and no leading zero to drop
+  const keyArgs = o.rsa ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+  execFileSync('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-keyout', key, '-out', cert,
+    '-days', String(o.days || 2), '-subj', `/CN=${o.cn || 'localhost'}`,
+    '-set_serial', `0x${serial.toString('hex')}`,
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return { cert, key, serial: serial.toString('hex').toUpperCase() };
+}
+
+let suiteCert = null;
+// The one certificate of a PUSHER_TEST_TLS run, made at first use.
+function testCert() {
+  if (!suiteCert) suiteCert = makeCert(tmpDir('pusher-tls-'), { name: 'suite' });
+  return suiteCert;
+}
+
 // ---------------------------------------------------------------- the server
 
 const running = new Set();
@@ -62,6 +109,7 @@ process.on('exit', () => {
   for (const s of running) {
     try { s.proc.kill('SIGKILL'); } catch { /* already gone */ }
   }
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 function childEnv(extra) {
@@ -80,6 +128,7 @@ class Server {
     this.port = 0;
     this.stderr = '';
     this.stdout = '';
+    this.tls = args.includes('--tls-cert'); // is the port spoken to over TLS?
     this.tracked = new Set(); // sockets and clients to destroy after stop
     this.startedAt = Date.now();
     this.exitInfo = null;
@@ -149,9 +198,14 @@ class Server {
 // Starts pusher with --bind 127.0.0.1 --port 0 and args; waits for its
 // `event=listen ... port=N` line. opts.env adds environment variables,
 // opts.bare leaves out the --bind/--port flags, opts.bin runs another copy of
-// the binary and opts.cwd starts it in another directory.
+// the binary and opts.cwd starts it in another directory. Under
+// PUSHER_TEST_TLS it gets the run's certificate too, unless opts.plain or
+// args bring their own.
 async function startServer(args = [], opts = {}) {
   const argv = opts.bare ? args.slice() : ['--bind', '127.0.0.1', '--port', '0', ...args];
+  if (TLS_SUITE && !opts.plain && !argv.includes('--tls-cert')) {
+    argv.push('--tls-cert', testCert().cert, '--tls-key', testCert().key);
+  }
   const bin = opts.bin || BIN;
   const proc = spawn(bin, argv, { env: childEnv(opts.env), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const srv = new Server(proc, argv);
@@ -413,8 +467,12 @@ async function connect(srv, userId, opts = {}) {
   let query = opts.rawQuery !== undefined ? opts.rawQuery
     : (userId === null ? '' : `userId=${encodeURIComponent(userId)}`);
   if (opts.query) query += (query ? '&' : '') + opts.query;
-  const url = `ws://127.0.0.1:${srv.port}${p}${query ? `?${query}` : ''}`;
-  const ws = new WebSocket(url, { headers: opts.headers, handshakeTimeout: WAIT, ...opts.wsOptions });
+  const url = `${srv.tls ? 'wss' : 'ws'}://127.0.0.1:${srv.port}${p}${query ? `?${query}` : ''}`;
+  // The test certificates are self-signed: what they prove is the server's
+  // TLS, not a chain of trust.
+  const ws = new WebSocket(url, {
+    headers: opts.headers, handshakeTimeout: WAIT, rejectUnauthorized: false, ...opts.wsOptions,
+  });
   const label = opts.label || `${userId}#${++labelSeq}`;
   const c = srv.track(new Client(ws, userId, label, opts.plain));
   await withTimeout(new Promise((resolve, reject) => {
@@ -462,14 +520,19 @@ class RawSocket extends Waiter {
     sock.on('error', (e) => { this.error = e; end(); });
   }
 
-  static async open(srv) {
-    const sock = net.connect({ host: '127.0.0.1', port: srv.port });
+  // A connection to srv: over TLS when srv speaks it (then resolved once
+  // the TLS handshake is done), unless o.plain; o.tls adds node:tls options.
+  static async open(srv, o = {}) {
+    const secure = srv.tls && !o.plain;
+    const sock = secure
+      ? tls.connect({ host: '127.0.0.1', port: srv.port, servername: 'localhost', rejectUnauthorized: false, ...o.tls })
+      : net.connect({ host: '127.0.0.1', port: srv.port });
     sock.setNoDelay(true);
     const raw = srv.track(new this(sock));
     await withTimeout(new Promise((resolve, reject) => {
-      sock.once('connect', resolve);
+      sock.once(secure ? 'secureConnect' : 'connect', resolve);
       sock.once('error', reject);
-    }), WAIT, `TCP connect to 127.0.0.1:${srv.port}`);
+    }), WAIT, `${secure ? 'TLS' : 'TCP'} connect to 127.0.0.1:${srv.port}`);
     return raw;
   }
 
@@ -759,7 +822,7 @@ function upgradeRequest(target, o = {}) {
 // Sends an upgrade request by hand and reads the answer. Returns
 // { res, raw, key }; raw is a RawWs positioned after the response head.
 async function rawHandshake(srv, target, o = {}) {
-  const raw = await RawWs.open(srv);
+  const raw = await RawWs.open(srv, o);
   const req = upgradeRequest(target, o);
   raw.write(req.text);
   const res = await raw.readResponse(o.timeout || WAIT);
@@ -780,7 +843,7 @@ async function rawConnect(srv, userId, o = {}) {
 // Sends bytes on a fresh connection and reads one response. The RawSocket
 // is returned in .raw, to check whether the server then closed it.
 async function httpRaw(srv, bytes, o = {}) {
-  const raw = await RawSocket.open(srv);
+  const raw = await RawSocket.open(srv, o);
   raw.write(bytes);
   const res = await raw.readResponse(o.timeout || WAIT);
   res.raw = raw;
@@ -919,7 +982,8 @@ async function push(srv, body, headers = {}) {
 }
 
 module.exports = {
-  BIN, WAIT, T, SCALE, FIELDS, OP, sleep, clip, waitFor, withTimeout,
+  BIN, WAIT, T, SCALE, TLS_SUITE, FIELDS, OP, sleep, clip, waitFor, withTimeout,
+  tmpDir, makeCert, testCert,
   startServer, serve, runPusher, Server,
   assertFull, assertError, isSync, Client, connect, settle, syncVia, assertServes,
   RawSocket, RawWs, frame, parseFrame, closePayload, randomKey, acceptFor,

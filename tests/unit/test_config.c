@@ -27,7 +27,7 @@ static const char *const vars[] = {
     "PUSHER_API_KEY", "PUSHER_ALLOWED_ORIGIN", "PUSHER_ECHO", "PUSHER_LOG_LEVEL", "PUSHER_LOG_RATE",
     "PUSHER_BACKEND", "PUSHER_MAX_ROOMS", "PUSHER_MAX_ROOM_HISTORIES", "PUSHER_OFFLINE_MAX",
     "PUSHER_OFFLINE_TTL", "PUSHER_OFFLINE_BYTES", "PUSHER_JOURNAL", "PUSHER_FSYNC",
-    "PUSHER_JOURNAL_REPAIR",
+    "PUSHER_JOURNAL_REPAIR", "PUSHER_TLS_CERT", "PUSHER_TLS_KEY",
 };
 
 static void clear_env(void)
@@ -550,8 +550,53 @@ static void test_print(void)
     fclose(f);
     CHECK(strstr(text, " secret=unset api_key=set allowed_origins=any echo=1 ") != NULL);
     CHECK(strstr(text, " log_level=debug log_rate=20 backend=poll ") != NULL);
-    CHECK(strstr(text, " offline_max=100 offline_ttl_s=604800 offline_bytes=67108864 journal=none\n") != NULL);
+    CHECK(strstr(text, " offline_max=100 offline_ttl_s=604800 offline_bytes=67108864 journal=none tls=off\n") != NULL);
     free(text);
+}
+
+/* --tls-cert and --tls-key: readable files, from a flag or the environment,
+ * both or neither; the files' contents are tls.c's to judge. */
+static void test_tls_files(void)
+{
+    char cert[] = "/tmp/test_config_XXXXXX", key[] = "/tmp/test_config_XXXXXX";
+    char dir[] = "/tmp/test_config_XXXXXX", flag[128], *text = NULL;
+    int fc = mkstemp(cert), fk = mkstemp(key);
+    size_t size = 0;
+    struct config c;
+
+    CHECK(fc >= 0 && fk >= 0 && mkdtemp(dir) != NULL);
+    close(fc);
+    close(fk);
+    clear_env();
+    CHECK(LOAD(&c, NULL).status == 0 && c.tls_cert == NULL && c.tls_key == NULL);
+    CHECK(LOAD(&c, "--tls-cert", cert, "--tls-key", key).status == 0);
+    CHECK(strcmp(c.tls_cert, cert) == 0 && strcmp(c.tls_key, key) == 0);
+    FILE *f = open_memstream(&text, &size);
+    config_print(&c, f);
+    fclose(f);
+    snprintf(flag, sizeof flag, " tls_cert=\"%s\" tls_key=\"%s\"\n", cert, key);
+    CHECK(strstr(text, flag) != NULL && strstr(text, "tls=off") == NULL);
+    free(text);
+    setenv("PUSHER_TLS_CERT", cert, 1);
+    setenv("PUSHER_TLS_KEY", key, 1);
+    CHECK(LOAD(&c, NULL).status == 0 && strcmp(c.tls_cert, cert) == 0);
+    CHECK(LOAD(&c, "--tls-cert", key).status == 0 && strcmp(c.tls_cert, key) == 0);
+    clear_env();
+
+    CHECK(refused(LOAD(&c, "--tls-cert", cert), "--tls-cert and --tls-key go together (got only --tls-cert)"));
+    CHECK(refused(LOAD(&c, "--tls-key", key), "(got only --tls-key)"));
+    setenv("PUSHER_TLS_KEY", key, 1);
+    CHECK(refused(LOAD(&c, NULL), "(got only --tls-key)"));
+    clear_env();
+    CHECK(refused(LOAD(&c, "--tls-cert", dir, "--tls-key", key), "--tls-cert must be a readable file"));
+    CHECK(refused(LOAD(&c, "--tls-cert", cert, "--tls-key", "/nonexistent/key.pem"),
+                  "--tls-key must be a readable file (got \"/nonexistent/key.pem\")"));
+    setenv("PUSHER_TLS_CERT", "", 1);
+    CHECK(refused(LOAD(&c, "--tls-key", key), "PUSHER_TLS_CERT must be a readable file"));
+    clear_env();
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
 }
 
 int main(void)
@@ -569,5 +614,6 @@ int main(void)
     test_help_version();
     test_reload();
     test_print();
+    test_tls_files();
     return check_summary("config");
 }
