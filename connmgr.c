@@ -1,25 +1,24 @@
 /* connmgr.c - the routing of messages (PROTOCOL.md "Routing", "Rooms"):
  * Group to every other connection or to a room, Single to each connection
- * of one user, Online/Offline on a user's first and last connection, Join
- * and Leave on its first and last in a room, the histories, the kept
- * messages of users who are offline (offline.c keeps them), the ids, and
- * an `error:` SysNotify for whatever cannot be routed. Every message is
- * encoded once into one frame that all its recipients and its history
- * share. The users are users.c's table, the rooms rooms.c's. This file
+ * of one user (or, while it has none, kept for it), Online/Offline on a
+ * user's first and last connection, Join and Leave on its first and last
+ * in a room, and an `error:` SysNotify for whatever cannot be routed.
+ * Every message is encoded once into one frame that all its recipients and
+ * its history share. The users are users.c's table, the rooms rooms.c's;
+ * what is remembered (ids, histories, kept messages) store.c's. This file
  * never touches a socket: it hands frames to conn_send().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "connmgr.h"
-#include "history.h"
 #include "journal.h"
 #include "jwt.h"
 #include "offline.h"
 #include "rooms.h"
 #include "stats.h"
+#include "store.h"
 #include "users.h"
 
 /* Routing's own state about a joined connection. It lives in a table
@@ -42,9 +41,6 @@ static struct {
     size_t max_ids;             /* entries in members */
     uint32_t *open;             /* the id of every joined connection, for broadcasts */
     size_t nopen, max_open;
-    struct history history;     /* everyone's recent messages */
-    uint64_t last_id;           /* the last id handed out */
-    size_t replay_budget;       /* bytes of history a newcomer may be sent */
 } g;
 
 int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
@@ -52,7 +48,7 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
 {
     if (rooms_init(max_ids, max_rooms, max_room_histories) < 0)
         return -1;
-    g.replay_budget = replay_budget;
+    store_init(replay_budget);
     g.max_ids = max_ids;
     g.members = calloc(max_ids, sizeof *g.members);
     g.open = calloc(max_connections, sizeof *g.open);
@@ -64,46 +60,9 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
 
 /* --------------------------------------------------------------- frames */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Ids start from the clock in microseconds, so a restarted server hands out
- * larger ones than its last run did (PROTOCOL.md "id"), and grow by at least
- * one, so they stay strictly increasing even within a microsecond. */
-static uint64_t next_id(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-    g.last_id = us > g.last_id ? us : g.last_id + 1;
-    journal_ids(g.last_id);
-    return g.last_id;
-}
-
-/* Stamps m (updateAt, createAt when unset, id) and encodes it once. */
-static struct frame *encode(struct message *m)
-{
-    int64_t now = now_ms();
-    m->update_at = now;
-    if (m->create_at == 0)
-        m->create_at = now;
-    m->id = (int64_t)next_id();
-    struct frame *f = frame_alloc(message_bound(m));
-    if (!f)
-        return NULL;
-    size_t n = message_write((char *)frame_payload(f), m);
-    frame_seal(f, WS_OP_TEXT, n);
-    return f;
-}
-
 static void deliver(struct conn *c, struct frame *f)
 {
-    conn_send(c, f);
-    stats.messages_sent++;
+    store_deliver(c, f);
 }
 
 static size_t send_to_user(const struct user *u, struct frame *f)
@@ -127,22 +86,6 @@ static size_t broadcast(struct frame *f, const struct conn *except)
     return n;
 }
 
-static void remember(struct frame *f, int64_t id)
-{
-    history_add(&g.history, f, (uint64_t)id);
-    journal_history("", 0, f, (uint64_t)id);
-}
-
-/* Sends the everyone history newer than since, oldest first, within the
- * replay budget. */
-static void replay(struct conn *c, uint64_t since)
-{
-    uint32_t first;
-    history_since(&g.history, since, g.replay_budget, &first);
-    for (uint32_t i = first; i < g.history.len; i++)
-        deliver(c, history_at(&g.history, i)->frame);
-}
-
 static struct json_str str(const char *s)
 {
     return (struct json_str){.p = s, .len = strlen(s)};
@@ -153,10 +96,10 @@ static struct json_str str(const char *s)
 static void announce(int type, const struct user *u, const struct conn *except)
 {
     struct message m = {.message_type = type, .from = {u->id, u->len}};
-    struct frame *f = encode(&m);
+    struct frame *f = store_encode(&m);
     if (!f)
         return;
-    remember(f, m.id);
+    store_remember(NULL, f, (uint64_t)m.id);
     broadcast(f, except);
     frame_unref(f);
 }
@@ -173,7 +116,7 @@ static void reply(struct conn *c, int64_t create_at, const char *fmt, const char
         .content = str(text),
         .create_at = create_at,
     };
-    struct frame *f = encode(&m);
+    struct frame *f = store_encode(&m);
     if (f) {
         deliver(c, f);
         frame_unref(f);
@@ -212,13 +155,7 @@ static bool user_elsewhere_in(const struct conn *c, const struct room *r)
  * returns how many it reached. */
 static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except)
 {
-    struct history *h = rooms_history(r);
-    if (h) {
-        size_t len;
-        const char *name = rooms_name(r, &len);
-        history_add(h, f, (uint64_t)id);
-        journal_history(name, len, f, (uint64_t)id);
-    }
+    store_remember(r, f, (uint64_t)id);
     const uint32_t *ids;
     uint32_t n = rooms_members(r, &ids);
     size_t sent = 0;
@@ -239,23 +176,11 @@ static void announce_room(int type, const struct conn *c, struct room *r)
     size_t len;
     const char *name = rooms_name(r, &len);
     struct message m = {.message_type = type, .from = {u->id, u->len}, .to = {name, len}};
-    struct frame *f = encode(&m);
+    struct frame *f = store_encode(&m);
     if (!f)
         return;
     to_room(r, f, m.id, c);
     frame_unref(f);
-}
-
-/* r's history newer than since, oldest first, within the replay budget. */
-static void replay_room(struct conn *c, struct room *r, uint64_t since)
-{
-    if (!rooms_history_if_any(r))
-        return;
-    const struct history *h = rooms_history(r); /* a join is a use */
-    uint32_t first;
-    history_since(h, since, g.replay_budget, &first);
-    for (uint32_t i = first; i < h->len; i++)
-        deliver(c, history_at(h, i)->frame);
 }
 
 static void join_room(struct conn *c, const struct message *m)
@@ -283,7 +208,7 @@ static void join_room(struct conn *c, const struct message *m)
     }
     /* The history first, then the others hear of it: the joining
      * connection never sees its own Join. */
-    replay_room(c, r, m->since > 0 ? (uint64_t)m->since : 0);
+    store_replay_room(c, r, m->since > 0 ? (uint64_t)m->since : 0);
     if (!user_elsewhere_in(c, r))
         announce_room(MSG_JOIN, c, r);
 }
@@ -309,62 +234,6 @@ static struct room *room_of_sender(struct conn *c, const struct message *m)
 }
 
 /* ------------------------------------------------------ joining, leaving */
-
-/* Adds every entry of h newer than since to v. */
-static void collect(const struct history *h, uint64_t since, const struct history_entry **v,
-                    size_t *n)
-{
-    for (uint32_t i = 0; h && i < h->len; i++)
-        if (history_at(h, i)->id > since)
-            v[(*n)++] = history_at(h, i);
-}
-
-static int by_id(const void *a, const void *b)
-{
-    uint64_t x = (*(const struct history_entry *const *)a)->id;
-    uint64_t y = (*(const struct history_entry *const *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-/* What a connection is sent as it opens (PROTOCOL.md "Recent history",
- * "Offline messages"): the everyone history, those of the rooms it joined
- * at connect and its user's kept messages, merged in id order, newer than
- * since, the newest that fit in the replay budget. The kept ones sent are
- * forgotten once written (connmgr_written); older ones that did not fit
- * stay kept. */
-static void replay_all(struct conn *c, const struct user *u, uint64_t since)
-{
-    struct room *const *rooms;
-    size_t nrooms = rooms_of(c, &rooms);
-    offline_expire(now_ms());
-    size_t nkept = offline_list(u->id, u->len, since, NULL, 0);
-    if (nrooms == 0 && nkept == 0) {
-        replay(c, since);
-        return;
-    }
-    const struct history_entry **v = malloc((HISTORY_LEN * (1 + nrooms) + nkept) * sizeof *v);
-    if (!v) {
-        replay(c, since);       /* the everyone history, at least */
-        return;
-    }
-    size_t n = offline_list(u->id, u->len, since, v, nkept);
-    uint64_t kept_hi = n ? v[n - 1]->id : 0;
-    collect(&g.history, since, v, &n);
-    for (size_t i = 0; i < nrooms; i++)
-        if (rooms_history_if_any(rooms[i]))  /* a use, which forgets no other room's */
-            collect(rooms_history(rooms[i]), since, v, &n);
-    qsort(v, n, sizeof *v, by_id);
-    size_t first = n, bytes = 0;
-    while (first > 0 && bytes + v[first - 1]->frame->len <= g.replay_budget)
-        bytes += v[--first]->frame->len;
-    for (size_t i = first; i < n; i++)
-        deliver(c, v[i]->frame);
-    if (first < n && kept_hi >= v[first]->id) {
-        offline_sending(u->id, u->len, (uint32_t)conn_id(c), v[first]->id, kept_hi);
-        conn_notify_written(c);
-    }
-    free(v);
-}
 
 /* Puts c in the rooms of the comma-separated list rooms[0..len), which the
  * handshake checked. */
@@ -409,7 +278,7 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
     if (join_rooms(c, rooms, rooms_len) < 0)
         return -1;              /* the caller closes c, which leaves all */
 
-    replay_all(c, u, since);
+    store_replay(c, u->id, u->len, since);
     if (u->nconns == 1)
         announce(MSG_ONLINE, u, c);
     struct room *const *in;
@@ -468,15 +337,6 @@ static const char *quoted_to(const struct message *m)
         n--;
     snprintf(name, sizeof name, "%.*s", (int)n, m->to.p);
     return name;
-}
-
-/* Keeps the encoded Single m for its offline user. 0, or -1. */
-static int keep(const struct message *m, struct frame *f)
-{
-    if (offline_keep(m->to.p, m->to.len, f, (uint64_t)m->id, m->update_at) < 0)
-        return -1;
-    journal_kept(m->to.p, m->to.len, f, (uint64_t)m->id);
-    return 0;
 }
 
 /* Checks what a client or a push may send; NULL when m is routable. */
@@ -540,7 +400,7 @@ void connmgr_route(struct conn *from, struct message *m)
     }
     const struct user *sender = member_of(from)->user;
     m->from = (struct json_str){sender->id, sender->len};
-    struct frame *f = encode(m);
+    struct frame *f = store_encode(m);
     if (!f)
         return;
     if (to) {
@@ -548,7 +408,7 @@ void connmgr_route(struct conn *from, struct message *m)
     } else if (m->message_type == MSG_SINGLE) {
         /* The reply carries the Single's createAt, so a page can tell
          * which of its lines was kept. */
-        if (keep(m, f) == 0)
+        if (store_keep(m, f) == 0)
             reply(from, m->create_at, "queued: %s is offline; the message is kept until they come back",
                   quoted_to(m));
         else
@@ -556,7 +416,7 @@ void connmgr_route(struct conn *from, struct message *m)
     } else if (room) {
         to_room(room, f, m->id, from);
     } else {
-        remember(f, m->id);
+        store_remember(NULL, f, (uint64_t)m->id);
         broadcast(f, from);
     }
     frame_unref(f);
@@ -570,7 +430,7 @@ long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
         snprintf(why, whycap, "%s", bad);
         return -1;
     }
-    struct frame *f = encode(m);
+    struct frame *f = store_encode(m);
     if (!f) {
         snprintf(why, whycap, "out of memory");
         return -1;
@@ -580,93 +440,16 @@ long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
     if (m->message_type == MSG_SINGLE) {
         const struct user *u = users_find(m->to.p, m->to.len);
         n = u ? send_to_user(u, f) : 0;
-        *queued = !u && keep(m, f) == 0;
+        *queued = !u && store_keep(m, f) == 0;
     } else if (m->to.len > 0) {
         /* To a room, which keeps the message for whoever joins it later. */
         n = (room = rooms_get(m->to.p, m->to.len)) ? to_room(room, f, m->id, NULL) : 0;
     } else {
-        remember(f, m->id);
+        store_remember(NULL, f, (uint64_t)m->id);
         n = broadcast(f, NULL);
     }
     frame_unref(f);
     return (long)n;
-}
-
-void connmgr_expire(void)
-{
-    offline_expire(now_ms());
-}
-
-/* ------------------------------------------------------------ journal */
-
-/* Start-up gives back what the journal holds, in the order it was written:
- * the histories fill their rings (rooms in the order of their last use),
- * the kept messages their boxes under today's limits, and ids go on above
- * every one seen. */
-static void seen_id(uint64_t id)
-{
-    if (id > g.last_id)
-        g.last_id = id;
-}
-
-static void restore_history(const char *room, size_t len, struct frame *f, uint64_t id)
-{
-    struct room *r = len ? rooms_get(room, len) : NULL;
-    struct history *h = len ? (r ? rooms_history(r) : NULL) : &g.history;
-    if (h)
-        history_add(h, f, id);
-    seen_id(id);
-}
-
-static void restore_kept(const char *user, size_t len, struct frame *f, uint64_t id)
-{
-    offline_keep(user, len, f, id, (int64_t)(id / 1000)); /* ids are the clock in µs */
-    seen_id(id);
-}
-
-static void restore_forget(const char *user, size_t len, uint64_t id)
-{
-    offline_forget(user, len, id);
-}
-
-static void dump_room(const struct room *r, const struct history *h)
-{
-    size_t len;
-    const char *name = rooms_name(r, &len);
-    for (uint32_t i = 0; i < h->len; i++)
-        journal_history(name, len, history_at(h, i)->frame, history_at(h, i)->id);
-}
-
-/* A rewrite: all that is live, in an order whose replay rebuilds it. */
-static void dump(void)
-{
-    journal_ids(g.last_id);
-    for (uint32_t i = 0; i < g.history.len; i++)
-        journal_history("", 0, history_at(&g.history, i)->frame, history_at(&g.history, i)->id);
-    rooms_each_history(dump_room);
-    offline_each(journal_kept);
-}
-
-/* What a rewrite writes, near enough: the frames and a line's overhead each. */
-static size_t live_bytes(void)
-{
-    size_t bytes, entries;
-    history_totals(&bytes, &entries);
-    return bytes + offline_bytes() + (entries + offline_count()) * 64;
-}
-
-static const struct journal_owner owner = {
-    .history = restore_history,
-    .kept = restore_kept,
-    .forget = restore_forget,
-    .id_mark = seen_id,
-    .dump = dump,
-    .live_bytes = live_bytes,
-};
-
-const struct journal_owner *connmgr_journal_owner(void)
-{
-    return &owner;
 }
 
 const char *connmgr_user_id(const struct conn *c)
@@ -687,7 +470,7 @@ size_t connmgr_users(void)
 
 uint64_t connmgr_last_id(void)
 {
-    return g.last_id;
+    return store_last_id();
 }
 
 size_t connmgr_user_ids(const char **ids, size_t cap)

@@ -42,11 +42,6 @@ void connmgr_refuse(struct conn *from, const char *why);
  * when the message cannot be pushed. */
 long connmgr_push(struct message *m, int *queued, char *why, size_t whycap);
 
-/* Forgets the kept messages past --offline-ttl now. */
-void connmgr_expire(void);
-/* What the journal replays into, and dumps from, routing's memory. */
-struct journal_owner;
-const struct journal_owner *connmgr_journal_owner(void);
 
 const char *connmgr_user_id(const struct conn *c);
 size_t connmgr_connections(void);

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 
 #include "connmgr.h"
+#include "store.h"
 #include "metrics.h"
 #include "offline.h"
 #include "rooms.h"
@@ -35,7 +36,7 @@ void metrics_write(struct buf *b)
     gauge(b, "pusher_users", connmgr_users());
     gauge(b, "pusher_rooms", rooms_open());
     gauge(b, "pusher_room_memberships", rooms_memberships());
-    connmgr_expire();
+    store_expire();
     gauge(b, "pusher_offline_messages", offline_count());
     gauge(b, "pusher_offline_bytes", offline_bytes());
     gauge(b, "pusher_offline_users", offline_users());

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn.h"
 #include "connmgr.h"
+#include "store.h"
 #include "journal.h"
 #include "log.h"
 #include "offline.h"
@@ -242,9 +243,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (cfg.journal &&
-        journal_open(l, cfg.journal, cfg.fsync, cfg.journal_repair, connmgr_journal_owner()) < 0)
+        journal_open(l, cfg.journal, cfg.fsync, cfg.journal_repair, store_journal_owner()) < 0)
         return 2;
-    connmgr_expire();           /* what the journal kept may have aged past --offline-ttl */
+    store_expire();             /* what the journal kept may have aged past --offline-ttl */
 
     log_config(&cfg);
     log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld %s",
