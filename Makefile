@@ -43,9 +43,11 @@ build/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# It also has the test-only hooks (PUSHER_TEST_HOOKS: a crash injected at
+# a named point), which the release build leaves out.
 build/asan/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CPPFLAGS) -O1 -g $(SAN) -MMD -MP -c -o $@ $<
+	$(CC) $(WARN) $(CPPFLAGS) -DPUSHER_TEST_HOOKS -O1 -g $(SAN) -MMD -MP -c -o $@ $<
 
 # The chat page is compiled in, so the binary alone serves it.
 build/embed: tools/embed.c
