@@ -285,8 +285,10 @@ int main(int argc, char **argv)
         return 1;
     }
     struct redis *redis = NULL;
-    if (cfg.redis.len && (r = start_redis(l, &cfg, &redis)) != 0)
+    if (cfg.redis.len && (r = start_redis(l, &cfg, &redis)) != 0) {
+        loop_destroy(l);
         return r;
+    }
     if (connmgr_init((size_t)fds, (size_t)cfg.max_connections, cfg.max_pending / 2,
                      (size_t)cfg.max_rooms, (size_t)cfg.max_room_histories) < 0 ||
         server_init(l, &cfg, lfd, (size_t)sockets, (size_t)fds) < 0) {
