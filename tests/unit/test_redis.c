@@ -30,6 +30,33 @@
 
 static struct loop *L;
 
+/* The servers running, so that a test stuck in a loop (a client retrying
+ * without pause never returns from loop_wait) still stops them and fails. */
+static volatile pid_t running[4];
+
+static void on_alarm(int sig)
+{
+    static const char msg[] = "FAIL: test_redis took over 120 s: a client stuck in a loop?\n";
+
+    (void)sig;
+    for (size_t i = 0; i < sizeof running / sizeof running[0]; i++)
+        if (running[i] > 0)
+            kill(running[i], SIGKILL);
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+        _exit(2);
+    _exit(1);
+}
+
+static void track(pid_t pid, pid_t replace)
+{
+    for (size_t i = 0; i < sizeof running / sizeof running[0]; i++) {
+        if (running[i] == replace) {
+            running[i] = pid;
+            return;
+        }
+    }
+}
+
 /* ---- redis-server, started and stopped here --------------------------------- */
 
 struct server {
@@ -116,9 +143,11 @@ static bool server_start(struct server *s)
         execvp(argv[0], (char **)argv);
         _exit(127);
     }
+    track(s->pid, 0);
     for (int64_t end = now_ms() + 5000; now_ms() < end; usleep(10000)) {
         if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
             fprintf(stderr, "redis-server exited at start: see %s\n", log);
+            track(0, s->pid);
             s->pid = 0;
             return false;
         }
@@ -134,6 +163,7 @@ static void server_stop(struct server *s, int sig)
     if (s->pid > 0) {
         kill(s->pid, sig);
         waitpid(s->pid, NULL, 0);
+        track(0, s->pid);
     }
     s->pid = 0;
 }
@@ -544,6 +574,8 @@ static void test_reconnect(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGALRM, on_alarm);
+    alarm(120);
     test_addresses();
     if (!on_path("redis-server")) {
         fprintf(stderr, "FAIL: redis-server is not on PATH: install it (apt-get install "
