@@ -98,7 +98,9 @@ void redis_free(struct redis *r);
 /* Sends argv[0..argc) (lens[i] bytes each) on the command connection; cb
  * (NULL: the reply is not wanted) gets its reply. false when the client is
  * down (redis_problem says why), or when the output or the FIFO is full:
- * the caller outruns Redis. cb is not called then. */
+ * the caller outruns Redis. cb is not called then. A reply later than
+ * timeout_ms drops the connection, so blocking commands (BLPOP, a long
+ * script) have no place here. */
 bool redis_command(struct redis *r, size_t argc, const char *const argv[], const size_t lens[],
                    redis_reply_fn *cb, void *data);
 /* Subscribes the subscriber connection to name[0..len) (a pattern, for
