@@ -156,6 +156,7 @@ enum kind {
     PATH,     /* const char *: a path, not empty */
     FILE_PATH,/* const char *: a file this process can read */
     KEY,      /* const char *: not empty, or it would sign or admit anything */
+    REDIS,    /* struct redis_address: what redis_address_parse takes */
     ORIGINS,  /* the origins list: each value adds to it */
     SWITCH,   /* bool: "0" or "1" */
     CHOICE,   /* an enum: the index of the value in names */
@@ -269,6 +270,13 @@ static const struct option_def options[] = {
      "a readable file", .kind = FILE_PATH, .field = AT(tls_cert)},
     {"tls-key", "PUSHER_TLS_KEY", "FILE", NULL, "PEM private key of --tls-cert; reread on SIGHUP",
      "a readable file", .kind = FILE_PATH, .field = AT(tls_key)},
+    {"redis", "PUSHER_REDIS", "ADDR", NULL,
+     "the Redis (or Valkey) of several nodes, HOST:PORT or unix:PATH; it must answer at start",
+     "HOST:PORT or unix:PATH, HOST an IPv4 address, an IPv6 one in brackets or localhost "
+     "(a static binary has no DNS)", .kind = REDIS, .field = AT(redis)},
+    {"redis-password", "PUSHER_REDIS_PASSWORD", "KEY", NULL,
+     "password Redis wants with AUTH (prefer the variable: flags show in ps)", "a non-empty key",
+     .kind = KEY, .field = AT(redis_password)},
 };
 
 /* Literals only: a name would need DNS, which a static binary lacks. */
@@ -336,6 +344,8 @@ static bool set(struct config *c, const struct option_def *o, const char *v)
         return *v != '\0';
     case ORIGINS:
         return add_origins(c, v);
+    case REDIS:
+        return redis_address_parse(v, field);
     case SWITCH:
         *(bool *)field = v[0] == '1';
         return (v[0] == '0' || v[0] == '1') && v[1] == '\0';
@@ -444,6 +454,16 @@ int config_load(struct config *c, int argc, char **argv)
                 c->tls_cert ? "tls-cert" : "tls-key");
         return 2;
     }
+    if (c->redis_password && !c->redis.len) {
+        fputs("pusher: --redis-password needs --redis\n", stderr);
+        return 2;
+    }
+    /* PROTOCOL.md: with several nodes, Redis holds what must survive. */
+    if (c->redis.len && c->journal) {
+        fputs("pusher: --redis and --journal are not used together (run Redis with its "
+              "append-only file instead)\n", stderr);
+        return 2;
+    }
     /* A ping must have its chance to be answered before the idle close. */
     if (c->idle_timeout_ms <= c->ping_interval_ms) {
         fprintf(stderr, "pusher: --idle-timeout must be more than --ping-interval (got %ums, ping %ums)\n",
@@ -476,7 +496,12 @@ void config_print(const struct config *c, FILE *f)
     else
         fputs(" journal=none", f);
     if (c->tls_cert)
-        fprintf(f, " tls_cert=\"%s\" tls_key=\"%s\"\n", c->tls_cert, c->tls_key);
+        fprintf(f, " tls_cert=\"%s\" tls_key=\"%s\"", c->tls_cert, c->tls_key);
     else
-        fputs(" tls=off\n", f);
+        fputs(" tls=off", f);
+    if (c->redis.len)
+        fprintf(f, " redis=\"%s\" redis_password=%s\n", c->redis.text,
+                c->redis_password ? "set" : "unset");
+    else
+        fputs(" redis=none\n", f);
 }

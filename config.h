@@ -12,6 +12,7 @@
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
+#include "redis.h"
 
 #define PUSHER_VERSION "0.1.0"
 #define CONFIG_MAX_ORIGINS 16
@@ -50,6 +51,8 @@ struct config {
     bool journal_repair;           /* --journal-repair: start past damage, setting it aside */
     const char *tls_cert;          /* --tls-cert: PEM certificate and chain; NULL = plain */
     const char *tls_key;           /* --tls-key: its PEM private key; set with tls_cert */
+    struct redis_address redis;    /* --redis: HOST:PORT or unix:PATH; len 0 = none */
+    const char *redis_password;    /* --redis-password: AUTH on every connect; needs redis */
 };
 
 /* Fills c from the defaults, then the environment, then argv (flags win).

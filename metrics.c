@@ -10,6 +10,13 @@
 #include "stats.h"
 #include "tls.h"
 
+static const struct redis *redis; /* --redis's client, or NULL */
+
+void metrics_set_redis(const struct redis *r)
+{
+    redis = r;
+}
+
 static void gauge(struct buf *b, const char *name, size_t v)
 {
     buf_printf(b, "# TYPE %s gauge\n%s %zu\n", name, name, v);
@@ -57,5 +64,12 @@ void metrics_write(struct buf *b)
         buf_printf(b, "# TYPE pusher_tls_certificate_expiry_seconds gauge\n"
                    "pusher_tls_certificate_expiry_seconds %" PRId64 "\n", tls_cert()->not_after);
         counter(b, "pusher_tls_handshake_errors_total", stats.tls_handshake_errors);
+    }
+    if (redis) {
+        gauge(b, "pusher_redis_up", redis_up(redis));
+        /* The last PING's: the start's handshake has always measured one. */
+        buf_printf(b, "# TYPE pusher_redis_rtt_seconds gauge\npusher_redis_rtt_seconds %.6f\n",
+                   (double)redis_rtt_us(redis) / 1e6);
+        counter(b, "pusher_redis_reconnects_total", redis_reconnects(redis));
     }
 }

@@ -4,6 +4,7 @@
 #define METRICS_H
 
 #include "buf.h"
+#include "redis.h"
 
 /* Room for every series: one per close code sent (1000..4999), one per
  * refused status, and the rest. */
@@ -11,5 +12,8 @@
 
 /* Appends every series to b. */
 void metrics_write(struct buf *b);
+/* With --redis: the client whose state, round trip and reconnects are
+ * series too (none without). */
+void metrics_set_redis(const struct redis *r);
 
 #endif

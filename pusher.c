@@ -1,5 +1,6 @@
 /* pusher.c - the program: configuration, the listening socket, signals, the
- * main loop, rereading the certificate on SIGHUP and a graceful shutdown.
+ * main loop, rereading the certificate on SIGHUP, the connection to Redis
+ * with --redis, and a graceful shutdown.
  *
  * Reading order for the rest (the README's): ws.c (the RFC 6455 codec),
  * handshake.c, session.c, conn.c, connmgr.c; then loop.c, server.c. */
@@ -22,10 +23,12 @@
 #include "log.h"
 #include "offline.h"
 #include "loop.h"
+#include "metrics.h"
+#include "redis.h"
 #include "server.h"
 #include "tls.h"
 
-#define RESERVED_FDS 16         /* stdio, the listener, epoll, and a margin */
+#define RESERVED_FDS 16         /* stdio, the listener, epoll, Redis's two, and a margin */
 #define HTTP_HEADROOM 256       /* sockets beyond the limit, to answer 503 */
 #define SHUTDOWN_GRACE_MS 3000  /* time for clients to take their close 1001 */
 
@@ -192,6 +195,48 @@ static void reload(const struct config *cfg)
     }
 }
 
+/* Redis's ups and downs, as the log's events; the client retries alone. */
+static void on_redis_state(void *data, bool up, const char *why)
+{
+    const struct config *cfg = data;
+    char quoted[2 * 256];
+
+    if (up)
+        log_event(LOG_INFO, "event=redis_up addr=\"%s\"", cfg->redis.text);
+    else
+        log_event(LOG_WARN, "event=redis_down addr=\"%s\" reason=\"%s\"", cfg->redis.text,
+                  log_quote(why, quoted, sizeof quoted));
+}
+
+/* --redis: connected before anything is served, or the start stops (exit
+ * 2) with the reason, as a bad value does. Chat does not go through it yet
+ * (issue 15's next step); the subscriber connection is opened already so
+ * the start checks both connections the bus will need. */
+static int start_redis(struct loop *l, const struct config *cfg, struct redis **out)
+{
+    struct redis_options o = REDIS_OPTIONS_DEFAULT;
+    char why[256];
+
+    o.addr = cfg->redis;
+    o.password = cfg->redis_password;
+    o.subscriber = true;
+    struct redis *r = redis_create(l, &o, on_redis_state, (void *)cfg);
+    if (!r) {
+        fprintf(stderr, "pusher: out of memory\n");
+        return 1;
+    }
+    if (redis_start(r, why, sizeof why) < 0) {
+        fprintf(stderr, "pusher: cannot use Redis at %s: %s\n", cfg->redis.text, why);
+        redis_free(r);
+        return 2;
+    }
+    metrics_set_redis(r);
+    log_event(LOG_INFO, "event=redis_up addr=\"%s\" rtt_us=%lld", cfg->redis.text,
+              (long long)redis_rtt_us(r));
+    *out = r;
+    return 0;
+}
+
 static void shutdown_gracefully(struct loop *l)
 {
     log_event(LOG_INFO, "event=shutdown connections=%zu", connmgr_connections());
@@ -236,8 +281,17 @@ int main(int argc, char **argv)
                                           .bytes = cfg.offline_bytes,
                                           .forgotten = journal_forget});
     struct loop *l = loop_create((int)fds, cfg.backend);
-    if (!l || connmgr_init((size_t)fds, (size_t)cfg.max_connections, cfg.max_pending / 2,
-                           (size_t)cfg.max_rooms, (size_t)cfg.max_room_histories) < 0 ||
+    if (!l) {
+        fprintf(stderr, "pusher: out of memory\n");
+        return 1;
+    }
+    struct redis *redis = NULL;
+    if (cfg.redis.len && (r = start_redis(l, &cfg, &redis)) != 0) {
+        loop_destroy(l);
+        return r;
+    }
+    if (connmgr_init((size_t)fds, (size_t)cfg.max_connections, cfg.max_pending / 2,
+                     (size_t)cfg.max_rooms, (size_t)cfg.max_room_histories) < 0 ||
         server_init(l, &cfg, lfd, (size_t)sockets, (size_t)fds) < 0) {
         fprintf(stderr, "pusher: out of memory\n");
         return 1;
@@ -263,6 +317,8 @@ int main(int argc, char **argv)
     }
     shutdown_gracefully(l);
     journal_close();
+    metrics_set_redis(NULL);
+    redis_free(redis);
     loop_destroy(l);
     log_event(LOG_INFO, "event=exit status=0");
     return 0;

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct run {
@@ -27,7 +28,8 @@ static const char *const vars[] = {
     "PUSHER_API_KEY", "PUSHER_ALLOWED_ORIGIN", "PUSHER_ECHO", "PUSHER_LOG_LEVEL", "PUSHER_LOG_RATE",
     "PUSHER_BACKEND", "PUSHER_MAX_ROOMS", "PUSHER_MAX_ROOM_HISTORIES", "PUSHER_OFFLINE_MAX",
     "PUSHER_OFFLINE_TTL", "PUSHER_OFFLINE_BYTES", "PUSHER_JOURNAL", "PUSHER_FSYNC",
-    "PUSHER_JOURNAL_REPAIR", "PUSHER_TLS_CERT", "PUSHER_TLS_KEY",
+    "PUSHER_JOURNAL_REPAIR", "PUSHER_TLS_CERT", "PUSHER_TLS_KEY", "PUSHER_REDIS",
+    "PUSHER_REDIS_PASSWORD",
 };
 
 static void clear_env(void)
@@ -133,6 +135,7 @@ static void test_defaults(void)
     CHECK(c.log_level == LOG_INFO);
     CHECK(c.offline_max == 100 && c.offline_ttl_s == 7 * 86400 && c.offline_bytes == 64 << 20);
     CHECK(c.journal == NULL && c.fsync == JOURNAL_EVERYSEC && !c.journal_repair);
+    CHECK(c.redis.len == 0 && c.redis_password == NULL);
 #ifdef __linux__
     CHECK(c.backend == BACKEND_EPOLL);
 #else
@@ -216,6 +219,10 @@ static void test_each_option(void)
         CHECK(with(env, "journal-repair", NULL).journal_repair);
         CHECK(with(env, "backend", "poll").backend == BACKEND_POLL);
         CHECK(with(env, "backend", "epoll").backend == BACKEND_EPOLL);
+        CHECK(strcmp(with(env, "redis", "unix:/run/redis.sock").redis.text, "unix:/run/redis.sock") == 0);
+        CHECK(with(env, "redis", "127.0.0.1:6379").redis.sa.ss_family == AF_INET);
+        CHECK(with(env, "redis", "localhost:6379").redis.len > 0);
+        CHECK(with(env, "redis", "[::1]:6380").redis.sa.ss_family == AF_INET6);
 
         struct config c = with(env, "allowed-origin", "https://a.example");
         CHECK(c.num_origins == 1 && strcmp(c.origins[0], "https://a.example") == 0);
@@ -342,6 +349,9 @@ static const struct bad bads[] = {
     {"offline-ttl", "1.5h"}, {"offline-ttl", "5ms"}, {"offline-ttl", "h"}, {"offline-ttl", "7dd"},
     {"offline-bytes", "1023"}, {"offline-bytes", "65g"},
     {"journal", ""}, {"fsync", "sometimes"}, {"fsync", ""},
+    {"redis", "redis.example.com:6379"}, {"redis", "localhost"}, {"redis", "127.0.0.1"},
+    {"redis", "127.0.0.1:0"}, {"redis", "127.0.0.1:65536"}, {"redis", "::1:6379"},
+    {"redis", "unix:"}, {"redis", ""}, {"redis-password", ""},
 };
 
 static void test_bad_values(void)
@@ -550,7 +560,8 @@ static void test_print(void)
     fclose(f);
     CHECK(strstr(text, " secret=unset api_key=set allowed_origins=any echo=1 ") != NULL);
     CHECK(strstr(text, " log_level=debug log_rate=20 backend=poll ") != NULL);
-    CHECK(strstr(text, " offline_max=100 offline_ttl_s=604800 offline_bytes=67108864 journal=none tls=off\n") != NULL);
+    CHECK(strstr(text, " offline_max=100 offline_ttl_s=604800 offline_bytes=67108864 journal=none tls=off"
+                       " redis=none\n") != NULL);
     free(text);
 }
 
@@ -574,7 +585,7 @@ static void test_tls_files(void)
     FILE *f = open_memstream(&text, &size);
     config_print(&c, f);
     fclose(f);
-    snprintf(flag, sizeof flag, " tls_cert=\"%s\" tls_key=\"%s\"\n", cert, key);
+    snprintf(flag, sizeof flag, " tls_cert=\"%s\" tls_key=\"%s\" redis=none\n", cert, key);
     CHECK(strstr(text, flag) != NULL && strstr(text, "tls=off") == NULL);
     free(text);
     setenv("PUSHER_TLS_CERT", cert, 1);
@@ -599,6 +610,39 @@ static void test_tls_files(void)
     rmdir(dir);
 }
 
+/* --redis and --redis-password: the address is redis.c's rule (its own
+ * test has the cases), the password needs an address, and neither goes
+ * with --journal; the password never shows. */
+static void test_redis(void)
+{
+    char *text = NULL;
+    size_t size = 0;
+    struct config c;
+    struct run r;
+
+    clear_env();
+    r = LOAD(&c, "--redis", "redis.example.com:6379");
+    CHECK(refused(r, "(a static binary has no DNS) (got \"redis.example.com:6379\")"));
+    CHECK(refused(LOAD(&c, "--redis-password", "pw"), "--redis-password needs --redis"));
+    CHECK(refused(LOAD(&c, "--redis", "unix:/r.sock", "--journal", "/tmp"),
+                  "--redis and --journal are not used together"));
+    setenv("PUSHER_REDIS_PASSWORD", "hunter2", 1);
+    CHECK(refused(LOAD(&c, NULL), "--redis-password needs --redis"));
+    CHECK(LOAD(&c, "--redis=unix:/r.sock").status == 0 && strcmp(c.redis_password, "hunter2") == 0);
+    CHECK(LOAD(&c, "--redis=unix:/r.sock", "--redis-password=pw").status == 0 &&
+          strcmp(c.redis_password, "pw") == 0);
+    setenv("PUSHER_REDIS", "127.0.0.1:1", 1);
+    CHECK(LOAD(&c, "--redis=localhost:2").status == 0 && strcmp(c.redis.text, "localhost:2") == 0);
+    CHECK(LOAD(&c, NULL).status == 0 && strcmp(c.redis.text, "127.0.0.1:1") == 0);
+    FILE *f = open_memstream(&text, &size);
+    config_print(&c, f);
+    fclose(f);
+    CHECK(strstr(text, " redis=\"127.0.0.1:1\" redis_password=set\n") != NULL);
+    CHECK(strstr(text, "hunter2") == NULL);
+    free(text);
+    clear_env();
+}
+
 int main(void)
 {
     test_defaults();
@@ -615,5 +659,6 @@ int main(void)
     test_reload();
     test_print();
     test_tls_files();
+    test_redis();
     return check_summary("config");
 }
