@@ -19,7 +19,9 @@ if (!svgPath) {
 }
 
 const runs = fs.readFileSync(runsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const MINE = ['pusher', 'pusher-poll'];
+const MINE = ['pusher', 'pusher-poll', 'pusher-journal', 'pusher-always'];
+// How a variant of pusher is named in a workload's row.
+const VARIANT = { 'pusher-poll': '[poll]', 'pusher-journal': '[journal]', 'pusher-always': '[fsync always]' };
 const PEERS = [['bun-peer', 'bun'], ['ws-peer', 'ws']];
 
 // Near 100%, the load generator, not the server, set the pace: its rate is a
@@ -134,7 +136,7 @@ for (const w of workloads) {
       const read = (r) => (r && r.mode === mode ? num(get(r)) : null);
       const a = mine.map(read);
       const row = {
-        workload: server === 'pusher' ? w : `${w} [poll]`, server, metric, better,
+        workload: server === 'pusher' ? w : `${w} ${VARIANT[server]}`, server, metric, better,
         chart: typeof chart === 'function' ? chart(sample) : Boolean(chart), rounds: rounds.length, pusher: median(a), by_round: { [server]: a },
       };
       for (const [peer, short] of PEERS) {
