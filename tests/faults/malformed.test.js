@@ -457,7 +457,7 @@ const GARBAGE = [
   'not json', '{"messageType":1', '[1,2,3]', '"a string"', '42', 'null', '', ' ', '{}',
   '{"messageType":0}', '{"messageType":2,"content":"x"}', '{"messageType":3}', '{"messageType":4}',
   '{"messageType":9}', '{"messageType":-1}', '{"messageType":1.5}', '{"messageType":1e400}',
-  '{"messageType":"1"}', '{"messageType":1,"to":"room"}', '{"messageType":0,"to":"nobody-here"}',
+  '{"messageType":"1"}', '{"messageType":1,"to":"room"}', '{"messageType":0,"to":"nobody\\u0001here"}',
   '{"messageType":1,"mediaType":9}', '{"messageType":1,"content":5}', '{"messageType":1,"from":7}',
   '{"messageType":1,"content":"\\ud800"}', '{"messageType":1} trailing', '{"messageType":1,"createAt":"x"}',
   `{"x":${'['.repeat(30000)}${']'.repeat(30000)},"messageType":1}`,
