@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "connmgr.h"
 #include "journal.h"
 #include "jwt.h"
@@ -28,6 +29,7 @@ struct member {
     struct claim *claim;        /* the rooms its token allows; NULL: no secret, any */
     uint32_t next;              /* the id of the user's next connection, or NO_MEMBER */
     uint32_t open_index;        /* its slot in g.open */
+    uint32_t serial;            /* tells it from a later connection of the same id (the bus) */
 };
 
 /* A token's rooms claim, as the handshake kept it (a JSON array). */
@@ -41,6 +43,7 @@ static struct {
     size_t max_ids;             /* entries in members */
     uint32_t *open;             /* the id of every joined connection, for broadcasts */
     size_t nopen, max_open;
+    uint32_t serial;            /* the last member's serial */
 } g;
 
 int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
@@ -128,6 +131,18 @@ static void reply_error(struct conn *c, const char *fmt, const char *detail)
     reply(c, 0, fmt, detail);
 }
 
+/* m's to, at most 64 bytes of it cut at a character boundary, so a reply
+ * quoting it stays valid UTF-8 (RFC 6455 §8.1). In a buffer of one reply. */
+static const char *quoted_to(const struct message *m)
+{
+    static char name[MESSAGE_MAX_USER_ID + 1];
+    size_t n = m->to.len < MESSAGE_MAX_USER_ID ? m->to.len : MESSAGE_MAX_USER_ID;
+    while (n < m->to.len && n > 0 && ((uint8_t)m->to.p[n] & 0xC0) == 0x80)
+        n--;
+    snprintf(name, sizeof name, "%.*s", (int)n, m->to.p);
+    return name;
+}
+
 /* ----------------------------------------------------------- members */
 
 /* c's entry, where c has joined; NULL where it has not. */
@@ -135,6 +150,185 @@ static struct member *member_of(const struct conn *c)
 {
     size_t i = (size_t)conn_id(c);
     return i < g.max_ids && g.members[i].user ? &g.members[i] : NULL;
+}
+
+/* -------------------------------------------------------- several nodes */
+
+/* With --redis (cluster.c), a message is not sent from here: the routing
+ * script gives it its id and publishes it, and every node, this one
+ * included, sends it on from the bus (from_bus), so all see one order. */
+
+static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except);
+
+static struct cluster_sender sender_of(const struct conn *c)
+{
+    const struct member *m = c ? member_of(c) : NULL;
+    return m ? (struct cluster_sender){(uint32_t)conn_id(c), m->serial}
+             : (struct cluster_sender){0, 0};
+}
+
+/* The connection s names, while it is still the one that sent (ids are
+ * reused, serials are not); NULL once it is gone. */
+static struct conn *sender_conn(struct cluster_sender s)
+{
+    if (s.serial == 0 || s.conn >= g.max_ids || g.members[s.conn].serial != s.serial)
+        return NULL;
+    return conn_by_id((int)s.conn);
+}
+
+/* Stamps m, encodes it with id 0 and hands it to the routing script from
+ * the sender c (NULL: a push); done hears how it went. */
+static bool cluster_send(enum cluster_op op, struct message *m, const struct conn *c,
+                         cluster_done_fn *done, void *data)
+{
+    size_t len;
+    char *json = store_json(m, &len);
+    bool ok = json && cluster_route(op, m->to.p, m->to.len, sender_of(c), json, len,
+                                    offline_per_user(), done, data);
+    free(json);
+    return ok;
+}
+
+/* A client's message on its way through the script, for its answer. */
+struct pending {
+    struct cluster_sender from;
+    int64_t create_at;
+    char to[MESSAGE_MAX_USER_ID + 1];
+};
+
+static void on_routed(void *data, long delivered, bool kept, const char *failure)
+{
+    (void)delivered;
+    struct pending *p = data;
+    struct conn *c = sender_conn(p->from);
+    if (c && failure && strcmp(failure, "not online") == 0)
+        reply_error(c, "error: user \"%s\" is not online", p->to);
+    else if (c && failure)
+        reply_error(c, "error: %s; the message was not sent", failure);
+    else if (c && kept)
+        reply(c, p->create_at, "queued: %s is offline; the message is kept until they come back",
+              p->to);
+    free(p);
+}
+
+static void route_cluster(struct conn *from, struct message *m)
+{
+    const char *down = cluster_problem();
+    struct pending *p = down ? NULL : malloc(sizeof *p);
+    if (!p) {
+        reply_error(from, "error: %s; the message was not sent", down ? down : "out of memory");
+        return;
+    }
+    *p = (struct pending){.from = sender_of(from)};
+    snprintf(p->to, sizeof p->to, "%s", quoted_to(m));
+    const struct user *sender = member_of(from)->user;
+    m->from = (struct json_str){sender->id, sender->len};
+    enum cluster_op op = m->message_type == MSG_SINGLE ? CLUSTER_SINGLE
+                         : m->to.len                   ? CLUSTER_ROOM
+                                                       : CLUSTER_GROUP;
+    if (!cluster_send(op, m, from, on_routed, p)) {
+        free(p);
+        reply_error(from, "error: %s; the message was not sent",
+                    cluster_problem() ? cluster_problem() : "Redis is not keeping up");
+        return;
+    }
+    p->create_at = m->create_at;  /* stamped by cluster_send; the answer comes later */
+}
+
+/* The user's Online (first connection anywhere) or Offline (last), as the
+ * presence script decides. */
+static void cluster_presence_of(int type, const struct user *u, long delta, const struct conn *c)
+{
+    struct message m = {.message_type = type, .from = {u->id, u->len}};
+    size_t len;
+    char *json = store_json(&m, &len);
+    if (json)
+        cluster_presence(u->id, u->len, delta, sender_of(c), json, len);
+    free(json);
+}
+
+/* Kept messages come from Redis, taken there so no other node sends them
+ * again; to the connection that asked, while it is open. */
+static void on_kept(void *data, const char *json, size_t len)
+{
+    struct cluster_sender *s = data;
+    if (!json) {
+        free(s);
+        return;
+    }
+    struct conn *c = sender_conn(*s);
+    struct frame *f = c ? frame_make(WS_OP_TEXT, json, len) : NULL;
+    if (f) {
+        deliver(c, f);
+        frame_unref(f);
+    }
+}
+
+static void cluster_joined(struct conn *c, const struct user *u)
+{
+    cluster_presence_of(MSG_ONLINE, u, 1, c);
+    struct cluster_sender *s = offline_enabled() ? malloc(sizeof *s) : NULL;
+    if (s) {
+        *s = sender_of(c);
+        cluster_take_kept(u->id, u->len, on_kept, s);
+    }
+}
+
+static void from_bus(const struct cluster_msg *m)
+{
+    struct frame *f = frame_make(WS_OP_TEXT, m->json, m->json_len);
+    if (!f)
+        return;
+    store_seen_id(m->id);
+    const struct conn *except = m->mine ? sender_conn(m->from) : NULL;
+    struct room *r;
+    const struct user *u;
+    if (m->op == CLUSTER_GROUP) {
+        store_remember(NULL, f, m->id);
+        broadcast(f, except);
+    } else if (m->op == CLUSTER_ROOM && (r = rooms_get(m->target, m->target_len))) {
+        to_room(r, f, m->id, except);  /* kept here too, for whoever joins it here */
+    } else if (m->op == CLUSTER_SINGLE && (u = users_find(m->target, m->target_len))) {
+        send_to_user(u, f);
+    }
+    frame_unref(f);
+}
+
+/* Redis is back: this node's users and their connection counts, at once. */
+static void reregister(void)
+{
+    struct buf b = buf_make(64 * g.nopen + 64);
+    for (size_t i = 0; i < g.nopen; i++) {
+        const struct user *u = g.members[g.open[i]].user;
+        if (u->members == g.open[i])        /* once per user: at its first connection */
+            buf_printf(&b, "%s\n%u\n", u->id, u->nconns);
+    }
+    if (!b.failed)
+        cluster_reregister(b.data ? b.data : "", b.len);
+    buf_free(&b);
+}
+
+static void from_history(const char *room, size_t room_len, uint64_t id, const char *json,
+                         size_t len)
+{
+    (void)room, (void)room_len;
+    struct frame *f = frame_make(WS_OP_TEXT, json, len);
+    if (f) {
+        store_seen_id(id);
+        store_remember(NULL, f, id);
+        frame_unref(f);
+    }
+}
+
+static const struct cluster_owner owner = {
+    .deliver = from_bus,
+    .reregister = reregister,
+    .history = from_history,
+};
+
+const struct cluster_owner *connmgr_cluster_owner(void)
+{
+    return &owner;
 }
 
 /* ---------------------------------------------------------------- rooms */
@@ -176,6 +370,10 @@ static void announce_room(int type, const struct conn *c, struct room *r)
     size_t len;
     const char *name = rooms_name(r, &len);
     struct message m = {.message_type = type, .from = {u->id, u->len}, .to = {name, len}};
+    if (cluster_on()) {
+        cluster_send(CLUSTER_ROOM, &m, c, NULL, NULL);
+        return;
+    }
     struct frame *f = store_encode(&m);
     if (!f)
         return;
@@ -271,7 +469,7 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
     }
     struct member *m = &g.members[slot_id];
     *m = (struct member){.user = u, .claim = allowed, .next = u->members,
-                         .open_index = (uint32_t)g.nopen};
+                         .open_index = (uint32_t)g.nopen, .serial = ++g.serial};
     u->members = (uint32_t)slot_id;
     u->nconns++;
     g.open[g.nopen++] = (uint32_t)slot_id;
@@ -279,7 +477,9 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
         return -1;              /* the caller closes c, which leaves all */
 
     store_replay(c, u->id, u->len, since);
-    if (u->nconns == 1)
+    if (cluster_on())
+        cluster_joined(c, u);
+    else if (u->nconns == 1)
         announce(MSG_ONLINE, u, c);
     struct room *const *in;
     size_t n = rooms_of(c, &in);
@@ -318,26 +518,17 @@ void connmgr_leave(struct conn *c)
     *p = m->next;
     free(m->claim);
     *m = (struct member){0};
+    if (cluster_on())
+        cluster_presence_of(MSG_OFFLINE, u, -1, NULL);
     if (--u->nconns > 0)
         return;
     users_remove(u);
-    announce(MSG_OFFLINE, u, NULL);
+    if (!cluster_on())
+        announce(MSG_OFFLINE, u, NULL);
     free(u);
 }
 
 /* -------------------------------------------------------------- routing */
-
-/* m's to, at most 64 bytes of it cut at a character boundary, so a reply
- * quoting it stays valid UTF-8 (RFC 6455 §8.1). In a buffer of one reply. */
-static const char *quoted_to(const struct message *m)
-{
-    static char name[MESSAGE_MAX_USER_ID + 1];
-    size_t n = m->to.len < MESSAGE_MAX_USER_ID ? m->to.len : MESSAGE_MAX_USER_ID;
-    while (n < m->to.len && n > 0 && ((uint8_t)m->to.p[n] & 0xC0) == 0x80)
-        n--;
-    snprintf(name, sizeof name, "%.*s", (int)n, m->to.p);
-    return name;
-}
 
 /* Checks what a client or a push may send; NULL when m is routable. */
 static const char *refusal(const struct message *m, bool pushed)
@@ -387,6 +578,10 @@ void connmgr_route(struct conn *from, struct message *m)
     }
     if (m->message_type == MSG_GROUP && m->to.len > 0 && !(room = room_of_sender(from, m)))
         return;
+    if (cluster_on()) {
+        route_cluster(from, m);
+        return;
+    }
     const struct user *to = NULL;
     if (m->message_type == MSG_SINGLE && !(to = users_find(m->to.p, m->to.len)) &&
         !offline_enabled()) {
@@ -450,6 +645,24 @@ long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
     }
     frame_unref(f);
     return (long)n;
+}
+
+bool connmgr_push_cluster(struct message *m, cluster_done_fn *done, void *data, char *why,
+                          size_t whycap)
+{
+    const char *bad = refusal(m, true);
+    if (bad) {
+        snprintf(why, whycap, "%s", bad);
+        return false;
+    }
+    enum cluster_op op = m->message_type == MSG_SINGLE ? CLUSTER_SINGLE
+                         : m->to.len                   ? CLUSTER_ROOM
+                                                       : CLUSTER_GROUP;
+    if (!cluster_send(op, m, NULL, done, data)) {
+        snprintf(why, whycap, "%s", cluster_problem() ? cluster_problem() : "Redis is not keeping up");
+        return false;
+    }
+    return true;
 }
 
 const char *connmgr_user_id(const struct conn *c)
