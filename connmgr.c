@@ -5,15 +5,16 @@
  * in a room, and an `error:` SysNotify for whatever cannot be routed.
  * Every message is encoded once into one frame that all its recipients and
  * its history share. The users are users.c's table, the rooms rooms.c's;
- * what is remembered (ids, histories, kept messages) store.c's. This file
- * never touches a socket: it hands frames to conn_send().
+ * what is remembered (ids, histories, kept messages) store.c's; with
+ * --redis, messages go through connmgr_bus.c. This file never touches a
+ * socket: it hands frames to conn_send().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster.h"
 #include "connmgr.h"
+#include "connmgr_int.h"
 #include "journal.h"
 #include "jwt.h"
 #include "offline.h"
@@ -21,16 +22,6 @@
 #include "stats.h"
 #include "store.h"
 #include "users.h"
-
-/* Routing's own state about a joined connection. It lives in a table
- * indexed by conn_id(), so the transport's struct conn holds nothing of it. */
-struct member {
-    struct user *user;          /* shared with its other connections; NULL: not joined */
-    struct claim *claim;        /* the rooms its token allows; NULL: no secret, any */
-    uint32_t next;              /* the id of the user's next connection, or NO_MEMBER */
-    uint32_t open_index;        /* its slot in g.open */
-    uint32_t serial;            /* tells it from a later connection of the same id (the bus) */
-};
 
 /* A token's rooms claim, as the handshake kept it (a JSON array). */
 struct claim {
@@ -63,26 +54,26 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
 
 /* --------------------------------------------------------------- frames */
 
-static void deliver(struct conn *c, struct frame *f)
+void connmgr_deliver(struct conn *c, struct frame *f)
 {
     store_deliver(c, f);
 }
 
-static size_t send_to_user(const struct user *u, struct frame *f)
+size_t connmgr_send_to_user(const struct user *u, struct frame *f)
 {
     size_t n = 0;
     for (uint32_t id = u->members; id != NO_MEMBER; id = g.members[id].next, n++)
-        deliver(conn_by_id((int)id), f);
+        connmgr_deliver(conn_by_id((int)id), f);
     return n;
 }
 
-static size_t broadcast(struct frame *f, const struct conn *except)
+size_t connmgr_broadcast(struct frame *f, const struct conn *except)
 {
     size_t n = 0;
     for (size_t i = 0; i < g.nopen; i++) {
         struct conn *c = conn_by_id((int)g.open[i]);
         if (c != except) {
-            deliver(c, f);
+            connmgr_deliver(c, f);
             n++;
         }
     }
@@ -103,13 +94,13 @@ static void announce(int type, const struct user *u, const struct conn *except)
     if (!f)
         return;
     store_remember(NULL, f, (uint64_t)m.id);
-    broadcast(f, except);
+    connmgr_broadcast(f, except);
     frame_unref(f);
 }
 
 /* A SysNotify to c alone, about a message of c's made at create_at (0:
  * now): why it could not be routed (error:), or that it was kept (queued:). */
-static void reply(struct conn *c, int64_t create_at, const char *fmt, const char *detail)
+void connmgr_reply(struct conn *c, int64_t create_at, const char *fmt, const char *detail)
 {
     char text[256];
     snprintf(text, sizeof text, fmt, detail);
@@ -121,19 +112,19 @@ static void reply(struct conn *c, int64_t create_at, const char *fmt, const char
     };
     struct frame *f = store_encode(&m);
     if (f) {
-        deliver(c, f);
+        connmgr_deliver(c, f);
         frame_unref(f);
     }
 }
 
-static void reply_error(struct conn *c, const char *fmt, const char *detail)
+void connmgr_reply_error(struct conn *c, const char *fmt, const char *detail)
 {
-    reply(c, 0, fmt, detail);
+    connmgr_reply(c, 0, fmt, detail);
 }
 
 /* m's to, at most 64 bytes of it cut at a character boundary, so a reply
  * quoting it stays valid UTF-8 (RFC 6455 §8.1). In a buffer of one reply. */
-static const char *quoted_to(const struct message *m)
+const char *connmgr_quoted_to(const struct message *m)
 {
     static char name[MESSAGE_MAX_USER_ID + 1];
     size_t n = m->to.len < MESSAGE_MAX_USER_ID ? m->to.len : MESSAGE_MAX_USER_ID;
@@ -145,190 +136,20 @@ static const char *quoted_to(const struct message *m)
 
 /* ----------------------------------------------------------- members */
 
-/* c's entry, where c has joined; NULL where it has not. */
-static struct member *member_of(const struct conn *c)
+struct member *connmgr_member(const struct conn *c)
 {
-    size_t i = (size_t)conn_id(c);
-    return i < g.max_ids && g.members[i].user ? &g.members[i] : NULL;
+    return connmgr_member_by_id((uint32_t)conn_id(c));
 }
 
-/* -------------------------------------------------------- several nodes */
-
-/* With --redis (cluster.c), a message is not sent from here: the routing
- * script gives it its id and publishes it, and every node, this one
- * included, sends it on from the bus (from_bus), so all see one order. */
-
-static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except);
-
-static struct cluster_sender sender_of(const struct conn *c)
+struct member *connmgr_member_by_id(uint32_t id)
 {
-    const struct member *m = c ? member_of(c) : NULL;
-    return m ? (struct cluster_sender){(uint32_t)conn_id(c), m->serial}
-             : (struct cluster_sender){0, 0};
+    return id < g.max_ids && g.members[id].user ? &g.members[id] : NULL;
 }
 
-/* The connection s names, while it is still the one that sent (ids are
- * reused, serials are not); NULL once it is gone. */
-static struct conn *sender_conn(struct cluster_sender s)
+size_t connmgr_open_ids(const uint32_t **ids)
 {
-    if (s.serial == 0 || s.conn >= g.max_ids || g.members[s.conn].serial != s.serial)
-        return NULL;
-    return conn_by_id((int)s.conn);
-}
-
-/* Stamps m, encodes it with id 0 and hands it to the routing script from
- * the sender c (NULL: a push); done hears how it went. */
-static bool cluster_send(enum cluster_op op, struct message *m, const struct conn *c,
-                         cluster_done_fn *done, void *data)
-{
-    size_t len;
-    char *json = store_json(m, &len);
-    bool ok = json && cluster_route(op, m->to.p, m->to.len, sender_of(c), json, len,
-                                    offline_per_user(), done, data);
-    free(json);
-    return ok;
-}
-
-/* A client's message on its way through the script, for its answer. */
-struct pending {
-    struct cluster_sender from;
-    int64_t create_at;
-    char to[MESSAGE_MAX_USER_ID + 1];
-};
-
-static void on_routed(void *data, long delivered, bool kept, const char *failure)
-{
-    (void)delivered;
-    struct pending *p = data;
-    struct conn *c = sender_conn(p->from);
-    if (c && failure && strcmp(failure, "not online") == 0)
-        reply_error(c, "error: user \"%s\" is not online", p->to);
-    else if (c && failure)
-        reply_error(c, "error: %s; the message was not sent", failure);
-    else if (c && kept)
-        reply(c, p->create_at, "queued: %s is offline; the message is kept until they come back",
-              p->to);
-    free(p);
-}
-
-static void route_cluster(struct conn *from, struct message *m)
-{
-    const char *down = cluster_problem();
-    struct pending *p = down ? NULL : malloc(sizeof *p);
-    if (!p) {
-        reply_error(from, "error: %s; the message was not sent", down ? down : "out of memory");
-        return;
-    }
-    *p = (struct pending){.from = sender_of(from)};
-    snprintf(p->to, sizeof p->to, "%s", quoted_to(m));
-    const struct user *sender = member_of(from)->user;
-    m->from = (struct json_str){sender->id, sender->len};
-    enum cluster_op op = m->message_type == MSG_SINGLE ? CLUSTER_SINGLE
-                         : m->to.len                   ? CLUSTER_ROOM
-                                                       : CLUSTER_GROUP;
-    if (!cluster_send(op, m, from, on_routed, p)) {
-        free(p);
-        reply_error(from, "error: %s; the message was not sent",
-                    cluster_problem() ? cluster_problem() : "Redis is not keeping up");
-        return;
-    }
-    p->create_at = m->create_at;  /* stamped by cluster_send; the answer comes later */
-}
-
-/* The user's Online (first connection anywhere) or Offline (last), as the
- * presence script decides. */
-static void cluster_presence_of(int type, const struct user *u, long delta, const struct conn *c)
-{
-    struct message m = {.message_type = type, .from = {u->id, u->len}};
-    size_t len;
-    char *json = store_json(&m, &len);
-    if (json)
-        cluster_presence(u->id, u->len, delta, sender_of(c), json, len);
-    free(json);
-}
-
-/* Kept messages come from Redis, taken there so no other node sends them
- * again; to the connection that asked, while it is open. */
-static void on_kept(void *data, const char *json, size_t len)
-{
-    struct cluster_sender *s = data;
-    if (!json) {
-        free(s);
-        return;
-    }
-    struct conn *c = sender_conn(*s);
-    struct frame *f = c ? frame_make(WS_OP_TEXT, json, len) : NULL;
-    if (f) {
-        deliver(c, f);
-        frame_unref(f);
-    }
-}
-
-static void cluster_joined(struct conn *c, const struct user *u)
-{
-    cluster_presence_of(MSG_ONLINE, u, 1, c);
-    struct cluster_sender *s = offline_enabled() ? malloc(sizeof *s) : NULL;
-    if (s) {
-        *s = sender_of(c);
-        cluster_take_kept(u->id, u->len, on_kept, s);
-    }
-}
-
-static void from_bus(const struct cluster_msg *m)
-{
-    struct frame *f = frame_make(WS_OP_TEXT, m->json, m->json_len);
-    if (!f)
-        return;
-    store_seen_id(m->id);
-    const struct conn *except = m->mine ? sender_conn(m->from) : NULL;
-    struct room *r;
-    const struct user *u;
-    if (m->op == CLUSTER_GROUP) {
-        store_remember(NULL, f, m->id);
-        broadcast(f, except);
-    } else if (m->op == CLUSTER_ROOM && (r = rooms_get(m->target, m->target_len))) {
-        to_room(r, f, m->id, except);  /* kept here too, for whoever joins it here */
-    } else if (m->op == CLUSTER_SINGLE && (u = users_find(m->target, m->target_len))) {
-        send_to_user(u, f);
-    }
-    frame_unref(f);
-}
-
-/* Redis is back: this node's users and their connection counts, at once. */
-static void reregister(void)
-{
-    struct buf b = buf_make(64 * g.nopen + 64);
-    for (size_t i = 0; i < g.nopen; i++) {
-        const struct user *u = g.members[g.open[i]].user;
-        if (u->members == g.open[i])        /* once per user: at its first connection */
-            buf_printf(&b, "%s\n%u\n", u->id, u->nconns);
-    }
-    if (!b.failed)
-        cluster_reregister(b.data ? b.data : "", b.len);
-    buf_free(&b);
-}
-
-static void from_history(const char *room, size_t room_len, uint64_t id, const char *json,
-                         size_t len)
-{
-    (void)room, (void)room_len;
-    struct frame *f = frame_make(WS_OP_TEXT, json, len);
-    if (f) {
-        store_seen_id(id);
-        store_remember(NULL, f, id);
-        frame_unref(f);
-    }
-}
-
-static const struct cluster_owner owner = {
-    .deliver = from_bus,
-    .reregister = reregister,
-    .history = from_history,
-};
-
-const struct cluster_owner *connmgr_cluster_owner(void)
-{
-    return &owner;
+    *ids = g.open;
+    return g.nopen;
 }
 
 /* ---------------------------------------------------------------- rooms */
@@ -337,7 +158,7 @@ const struct cluster_owner *connmgr_cluster_owner(void)
  * connections and their rooms (at most --max-rooms each), never of r. */
 static bool user_elsewhere_in(const struct conn *c, const struct room *r)
 {
-    for (uint32_t id = member_of(c)->user->members; id != NO_MEMBER; id = g.members[id].next) {
+    for (uint32_t id = connmgr_member(c)->user->members; id != NO_MEMBER; id = g.members[id].next) {
         const struct conn *o = conn_by_id((int)id);
         if (o != c && rooms_has(o, r))
             return true;
@@ -347,7 +168,7 @@ static bool user_elsewhere_in(const struct conn *c, const struct room *r)
 
 /* Keeps f in r's history and sends it to every connection in r but except;
  * returns how many it reached. */
-static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except)
+size_t connmgr_to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except)
 {
     store_remember(r, f, (uint64_t)id);
     const uint32_t *ids;
@@ -356,7 +177,7 @@ static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct 
     for (uint32_t i = 0; i < n; i++) {
         struct conn *c = conn_by_id((int)ids[i]);
         if (c != except) {
-            deliver(c, f);
+            connmgr_deliver(c, f);
             sent++;
         }
     }
@@ -366,18 +187,18 @@ static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct 
 /* A Join or Leave of c's user in r, to the others in r and its history. */
 static void announce_room(int type, const struct conn *c, struct room *r)
 {
-    const struct user *u = member_of(c)->user;
+    const struct user *u = connmgr_member(c)->user;
     size_t len;
     const char *name = rooms_name(r, &len);
     struct message m = {.message_type = type, .from = {u->id, u->len}, .to = {name, len}};
     if (cluster_on()) {
-        cluster_send(CLUSTER_ROOM, &m, c, NULL, NULL);
+        connmgr_bus_send(CLUSTER_ROOM, &m, c, NULL, NULL);
         return;
     }
     struct frame *f = store_encode(&m);
     if (!f)
         return;
-    to_room(r, f, m.id, c);
+    connmgr_to_room(r, f, m.id, c);
     frame_unref(f);
 }
 
@@ -385,9 +206,9 @@ static void join_room(struct conn *c, const struct message *m)
 {
     char name[MESSAGE_MAX_USER_ID + 1];
     snprintf(name, sizeof name, "%.*s", (int)m->to.len, m->to.p);
-    const struct claim *allowed = member_of(c)->claim;
+    const struct claim *allowed = connmgr_member(c)->claim;
     if (allowed && !jwt_rooms_allow(allowed->text, allowed->len, m->to.p, m->to.len)) {
-        reply_error(c, "error: the token does not allow room \"%s\"", name);
+        connmgr_reply_error(c, "error: the token does not allow room \"%s\"", name);
         return;
     }
     struct room *r = rooms_get(m->to.p, m->to.len);
@@ -395,13 +216,13 @@ static void join_room(struct conn *c, const struct message *m)
     case ROOMS_OK:
         break;
     case ROOMS_ALREADY_IN:
-        reply_error(c, "error: you are in room \"%s\" already", name);
+        connmgr_reply_error(c, "error: you are in room \"%s\" already", name);
         return;
     case ROOMS_TOO_MANY:
-        reply_error(c, "error: %s", "a connection may be in at most --max-rooms rooms");
+        connmgr_reply_error(c, "error: %s", "a connection may be in at most --max-rooms rooms");
         return;
     default:
-        reply_error(c, "error: %s", "out of memory");
+        connmgr_reply_error(c, "error: %s", "out of memory");
         return;
     }
     /* The history first, then the others hear of it: the joining
@@ -427,7 +248,7 @@ static struct room *room_of_sender(struct conn *c, const struct message *m)
         return r;
     char name[MESSAGE_MAX_USER_ID + 1];
     snprintf(name, sizeof name, "%.*s", (int)m->to.len, m->to.p);
-    reply_error(c, "error: you are not in room \"%s\": join it first", name);
+    connmgr_reply_error(c, "error: you are not in room \"%s\": join it first", name);
     return NULL;
 }
 
@@ -478,7 +299,7 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
 
     store_replay(c, u->id, u->len, since);
     if (cluster_on())
-        cluster_joined(c, u);
+        connmgr_bus_joined(c, u);
     else if (u->nconns == 1)
         announce(MSG_ONLINE, u, c);
     struct room *const *in;
@@ -491,14 +312,14 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
 
 void connmgr_written(struct conn *c)
 {
-    const struct member *m = member_of(c);
+    const struct member *m = connmgr_member(c);
     if (m)
         offline_sent(m->user->id, m->user->len, (uint32_t)conn_id(c));
 }
 
 void connmgr_leave(struct conn *c)
 {
-    struct member *m = member_of(c);
+    struct member *m = connmgr_member(c);
     if (!m)
         return;
     /* Its rooms first, while its user can still be told apart from it. */
@@ -519,7 +340,7 @@ void connmgr_leave(struct conn *c)
     free(m->claim);
     *m = (struct member){0};
     if (cluster_on())
-        cluster_presence_of(MSG_OFFLINE, u, -1, NULL);
+        connmgr_bus_presence(MSG_OFFLINE, u, -1, NULL);
     if (--u->nconns > 0)
         return;
     users_remove(u);
@@ -531,7 +352,7 @@ void connmgr_leave(struct conn *c)
 /* -------------------------------------------------------------- routing */
 
 /* Checks what a client or a push may send; NULL when m is routable. */
-static const char *refusal(const struct message *m, bool pushed)
+const char *connmgr_refusal(const struct message *m, bool pushed)
 {
     if (m->media_type < 0 || m->media_type > 2)
         return "mediaType must be 0 (text), 1 (image) or 2 (file)";
@@ -556,14 +377,14 @@ static const char *refusal(const struct message *m, bool pushed)
 
 void connmgr_refuse(struct conn *from, const char *why)
 {
-    reply_error(from, "error: %s", why);
+    connmgr_reply_error(from, "error: %s", why);
 }
 
 void connmgr_route(struct conn *from, struct message *m)
 {
-    const char *bad = refusal(m, false);
+    const char *bad = connmgr_refusal(m, false);
     if (bad) {
-        reply_error(from, "error: %s", bad);
+        connmgr_reply_error(from, "error: %s", bad);
         return;
     }
     struct room *room = NULL;
@@ -579,40 +400,40 @@ void connmgr_route(struct conn *from, struct message *m)
     if (m->message_type == MSG_GROUP && m->to.len > 0 && !(room = room_of_sender(from, m)))
         return;
     if (cluster_on()) {
-        route_cluster(from, m);
+        connmgr_bus_route(from, m);
         return;
     }
     const struct user *to = NULL;
     if (m->message_type == MSG_SINGLE && !(to = users_find(m->to.p, m->to.len)) &&
         !offline_enabled()) {
-        reply_error(from, "error: user \"%s\" is not online", quoted_to(m));
+        connmgr_reply_error(from, "error: user \"%s\" is not online", connmgr_quoted_to(m));
         return;
     }
     /* What would be remembered must be on disk first (--fsync always). */
     if (!to && journal_refuses()) {
-        reply_error(from, "error: %s; the message was not sent", journal_problem());
+        connmgr_reply_error(from, "error: %s; the message was not sent", journal_problem());
         return;
     }
-    const struct user *sender = member_of(from)->user;
+    const struct user *sender = connmgr_member(from)->user;
     m->from = (struct json_str){sender->id, sender->len};
     struct frame *f = store_encode(m);
     if (!f)
         return;
     if (to) {
-        send_to_user(to, f);
+        connmgr_send_to_user(to, f);
     } else if (m->message_type == MSG_SINGLE) {
         /* The reply carries the Single's createAt, so a page can tell
          * which of its lines was kept. */
         if (store_keep(m, f) == 0)
-            reply(from, m->create_at, "queued: %s is offline; the message is kept until they come back",
-                  quoted_to(m));
+            connmgr_reply(from, m->create_at, "queued: %s is offline; the message is kept until they come back",
+                  connmgr_quoted_to(m));
         else
-            reply_error(from, "error: the message to %s could not be kept", quoted_to(m));
+            connmgr_reply_error(from, "error: the message to %s could not be kept", connmgr_quoted_to(m));
     } else if (room) {
-        to_room(room, f, m->id, from);
+        connmgr_to_room(room, f, m->id, from);
     } else {
         store_remember(NULL, f, (uint64_t)m->id);
-        broadcast(f, from);
+        connmgr_broadcast(f, from);
     }
     frame_unref(f);
 }
@@ -620,7 +441,7 @@ void connmgr_route(struct conn *from, struct message *m)
 long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
 {
     *queued = 0;
-    const char *bad = refusal(m, true);
+    const char *bad = connmgr_refusal(m, true);
     if (bad) {
         snprintf(why, whycap, "%s", bad);
         return -1;
@@ -634,40 +455,22 @@ long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
     struct room *room;
     if (m->message_type == MSG_SINGLE) {
         const struct user *u = users_find(m->to.p, m->to.len);
-        n = u ? send_to_user(u, f) : 0;
+        n = u ? connmgr_send_to_user(u, f) : 0;
         *queued = !u && store_keep(m, f) == 0;
     } else if (m->to.len > 0) {
         /* To a room, which keeps the message for whoever joins it later. */
-        n = (room = rooms_get(m->to.p, m->to.len)) ? to_room(room, f, m->id, NULL) : 0;
+        n = (room = rooms_get(m->to.p, m->to.len)) ? connmgr_to_room(room, f, m->id, NULL) : 0;
     } else {
         store_remember(NULL, f, (uint64_t)m->id);
-        n = broadcast(f, NULL);
+        n = connmgr_broadcast(f, NULL);
     }
     frame_unref(f);
     return (long)n;
 }
 
-bool connmgr_push_cluster(struct message *m, cluster_done_fn *done, void *data, char *why,
-                          size_t whycap)
-{
-    const char *bad = refusal(m, true);
-    if (bad) {
-        snprintf(why, whycap, "%s", bad);
-        return false;
-    }
-    enum cluster_op op = m->message_type == MSG_SINGLE ? CLUSTER_SINGLE
-                         : m->to.len                   ? CLUSTER_ROOM
-                                                       : CLUSTER_GROUP;
-    if (!cluster_send(op, m, NULL, done, data)) {
-        snprintf(why, whycap, "%s", cluster_problem() ? cluster_problem() : "Redis is not keeping up");
-        return false;
-    }
-    return true;
-}
-
 const char *connmgr_user_id(const struct conn *c)
 {
-    const struct member *m = member_of(c);
+    const struct member *m = connmgr_member(c);
     return m ? m->user->id : "";
 }
 
