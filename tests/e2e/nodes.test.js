@@ -7,7 +7,9 @@
 // a user with connections on two nodes; the history written through one node
 // is a newcomer's on another, since= included; /api/push to one node reaches
 // the others' clients, delivered counted over all; a Redis killed makes
-// error: and 503s, and its restart is back within 5 s.
+// error: and 503s, and its restart is back within 5 s; a Single kept for a
+// user online nowhere is delivered once, on the node it opens on; a room's
+// Group and Join reach its members on every node.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -156,4 +158,36 @@ test('Redis killed: error: and 503s, connections kept; restarted: back within 5 
   // The node counted its users again: a Single to kb on the other node is routed.
   a.send({ messageType: 0, to: 'kb', content: 'still here?' });
   await b.take((x) => x.content === 'still here?', 'the Single after the restart');
+});
+
+test('a Single to a user online nowhere is kept once: delivered on whichever node it opens', h.T, async (t) => {
+  const { nodes } = await cluster(t, 2);
+  const alice = await h.connect(nodes[0], 'alice');
+  await alice.sync();
+  alice.send({ messageType: 0, to: 'erin', content: 'for later' });
+  const q = await alice.take((m) => m.messageType === 2, 'the queued: reply');
+  assert.match(q.content, /^queued: erin is offline/);
+  const erin = await h.connect(nodes[1], 'erin');
+  const got = (await erin.sync()).filter((m) => m.content === 'for later');
+  assert.equal(got.length, 1, 'the kept Single, once');
+  assert.equal(got[0].from, 'alice');
+  await erin.close();
+  const again = await h.connect(nodes[0], 'erin');
+  assert.equal((await again.sync()).filter((m) => m.content === 'for later').length, 0,
+    'taken: the other node does not send it again');
+});
+
+test('a Group to a room reaches its members on every node, Join included', h.T, async (t) => {
+  const { nodes } = await cluster(t, 2);
+  const a = await h.connect(nodes[0], 'ra', { query: 'rooms=lobby' });
+  await a.sync();
+  const b = await h.connect(nodes[1], 'rb', { query: 'rooms=lobby' });
+  const out = await h.connect(nodes[1], 'rc');
+  await h.settle(b, out);
+  await a.take((m) => m.messageType === 5 && m.from === 'rb' && m.to === 'lobby', 'rb\'s Join');
+  a.send({ messageType: 1, to: 'lobby', content: 'in the lobby' });
+  const m = await b.take((x) => x.content === 'in the lobby', 'the room Group on the other node');
+  assert.equal(m.to, 'lobby');
+  assert.equal((await out.sync()).filter((x) => x.content === 'in the lobby').length, 0, 'not to non-members');
+  assert.equal((await a.sync()).filter((x) => x.content === 'in the lobby').length, 0, 'not to the sender');
 });
