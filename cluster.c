@@ -253,6 +253,39 @@ void cluster_take_kept(const char *user, size_t len, cluster_kept_fn *fn, void *
         fn(data, NULL, 0);
 }
 
+struct count {
+    cluster_count_fn *fn;
+    void *data;
+};
+
+static void on_count(void *data, const struct resp_elem *reply, const char *failure)
+{
+    struct count *c = data;
+    if (!reply)
+        c->fn(c->data, -1, failure);
+    else if (reply->type == RESP_NIL)
+        c->fn(c->data, 0, NULL);     /* no node has counted a connection yet */
+    else if (reply->type == RESP_BULK && reply->len < 20)
+        c->fn(c->data, strtol(reply->str, NULL, 10), NULL);
+    else
+        c->fn(c->data, -1, "Redis gave an unexpected count");
+    free(c);
+}
+
+void cluster_connections(cluster_count_fn *fn, void *data)
+{
+    const char *argv[] = {"GET", "pusher:conns"};
+    size_t lens[] = {3, 12};
+    struct count *c = cluster_problem() ? NULL : malloc(sizeof *c);
+    if (c) {
+        *c = (struct count){fn, data};
+        if (redis_command(g.redis, 2, argv, lens, on_count, c))
+            return;
+        free(c);
+    }
+    fn(data, -1, cluster_problem() ? cluster_problem() : "Redis is not keeping up");
+}
+
 /* ---------------------------------------------------------------- state */
 
 bool cluster_on(void)

@@ -93,6 +93,11 @@ void cluster_reregister(const char *pairs, size_t len);
 typedef void cluster_kept_fn(void *data, const char *json, size_t len);
 void cluster_take_kept(const char *user, size_t len, cluster_kept_fn *fn, void *data);
 
+/* The connections open on all nodes (/admin): fn(data, n, NULL), or
+ * fn(data, -1, why) when Redis cannot say. Called exactly once. */
+typedef void cluster_count_fn(void *data, long n, const char *failure);
+void cluster_connections(cluster_count_fn *fn, void *data);
+
 /* Redis came up (again) or went down: pusher.c's state callback says so. */
 void cluster_redis_state(bool up);
 

@@ -110,12 +110,13 @@ test('a newcomer on node B gets the history written through node A, since= inclu
     got.map((m) => `${m.id}:${m.content}`));
 });
 
-test('/api/push to node A reaches node B, delivered counted over both nodes', h.T, async (t) => {
+test('/api/push to node A reaches node B, delivered and /admin counted over both nodes', h.T, async (t) => {
   const { nodes } = await cluster(t, 2);
   const a = await h.connect(nodes[0], 'pa');
   const b1 = await h.connect(nodes[1], 'pb');
   const b2 = await h.connect(nodes[1], 'pb');
   await h.settle(a, b1, b2);
+  for (const n of nodes) assert.equal(await h.adminCount(n), 3, '/admin counts every node');
   const auth = { Authorization: `Bearer ${KEY}` };
   let res = await h.push(nodes[0], { messageType: 2, content: 'to all' }, auth);
   assert.equal(res.status, 200, res.body);
@@ -158,6 +159,7 @@ test('Redis killed: error: and 503s, connections kept; restarted: back within 5 
   // The node counted its users again: a Single to kb on the other node is routed.
   a.send({ messageType: 0, to: 'kb', content: 'still here?' });
   await b.take((x) => x.content === 'still here?', 'the Single after the restart');
+  assert.equal(await h.adminCount(nodes[1]), 2, '/admin counts both nodes again');
 });
 
 test('a Single to a user online nowhere is kept once: delivered on whichever node it opens', h.T, async (t) => {
