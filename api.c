@@ -48,7 +48,8 @@ static bool has_api_key(const struct http_request *req)
 
 /* ---------------------------------------------------------------- push */
 
-void api_push(const struct http_request *req, const char *body, size_t len, struct api_reply *r)
+void api_push(const struct http_request *req, const char *body, size_t len, struct api_reply *r,
+              cluster_done_fn *later, void *data)
 {
     *r = (struct api_reply){.status = 200, .body = buf_make(64)};
     if (cfg->api_key && !has_api_key(req)) {
@@ -63,6 +64,10 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
         refuse(r, 503, NULL, journal_problem());
         return;
     }
+    if (cluster_problem()) {
+        refuse(r, 503, NULL, cluster_problem());
+        return;
+    }
     char *scratch = malloc(len ? len : 1);
     if (!scratch) {
         refuse(r, 503, NULL, "out of memory");
@@ -71,7 +76,14 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
     struct message m;
     long n = -1;
     int queued = 0;
-    if (message_read(body, len, scratch, &m, r->why, sizeof r->why) == 0)
+    bool read = message_read(body, len, scratch, &m, r->why, sizeof r->why) == 0;
+    if (read && cluster_on()) {
+        bool sent = connmgr_push_cluster(&m, later, data, r->why, sizeof r->why);
+        free(scratch);
+        r->status = sent ? 0 : 400;
+        return;
+    }
+    if (read)
         n = connmgr_push(&m, &queued, r->why, sizeof r->why);
     free(scratch);
     if (n < 0) {
@@ -80,6 +92,19 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
     }
     buf_printf(&r->body, "{\"delivered\":%ld,\"queued\":%d}\n", n, queued);
     r->durable = true;          /* the 200 says it is kept: not before it is */
+}
+
+void api_push_answer(long delivered, bool kept, const char *failure, struct api_reply *r)
+{
+    *r = (struct api_reply){.status = 200, .body = buf_make(64)};
+    if (failure && strcmp(failure, "not online") != 0) {
+        refuse(r, 503, NULL, failure);
+        return;
+    }
+    /* A room's count is not known across nodes (each keeps its rooms'
+     * members): 0 there rather than a guess. */
+    buf_printf(&r->body, "{\"delivered\":%ld,\"queued\":%d}\n", delivered < 0 ? 0 : delivered,
+               kept);
 }
 
 /* -------------------------------------------------------------- online */

@@ -13,11 +13,12 @@
 #include <time.h>
 
 #include "buf.h"
+#include "cluster.h"
 #include "config.h"
 #include "http.h"
 
 struct api_reply {
-    int status;             /* 200, or the HTTP status of the refusal */
+    int status;             /* 200, or the HTTP status of the refusal; 0: answered later */
     const char *extra;      /* header lines to add (CRLF-ended), or NULL */
     char why[200];          /* refused: one line saying what to change */
     struct buf body;        /* 200: the JSON answer; the caller frees it */
@@ -27,8 +28,13 @@ struct api_reply {
 void api_init(const struct config *cfg);
 
 /* POST /api/push with body[0..len): routes one Message (PROTOCOL.md "Server
- * push") and answers {"delivered":N,"queued":Q}. */
-void api_push(const struct http_request *req, const char *body, size_t len, struct api_reply *r);
+ * push") and answers {"delivered":N,"queued":Q}. With --redis the answer
+ * comes from the routing script: status 0, and later goes to later(data)
+ * (api_push_answer makes its reply). */
+void api_push(const struct http_request *req, const char *body, size_t len, struct api_reply *r,
+              cluster_done_fn *later, void *data);
+/* The reply to a push, from the routing script's answer. */
+void api_push_answer(long delivered, bool kept, const char *failure, struct api_reply *r);
 
 /* GET /api/online[?limit=N]: {"id":N,"count":K,"users":[...]}, the users
  * sorted by their bytes. With a token secret it needs a token valid for

@@ -5,14 +5,16 @@
  * in a room, and an `error:` SysNotify for whatever cannot be routed.
  * Every message is encoded once into one frame that all its recipients and
  * its history share. The users are users.c's table, the rooms rooms.c's;
- * what is remembered (ids, histories, kept messages) store.c's. This file
- * never touches a socket: it hands frames to conn_send().
+ * what is remembered (ids, histories, kept messages) store.c's; with
+ * --redis, messages go through connmgr_bus.c. This file never touches a
+ * socket: it hands frames to conn_send().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connmgr.h"
+#include "connmgr_int.h"
 #include "journal.h"
 #include "jwt.h"
 #include "offline.h"
@@ -20,15 +22,6 @@
 #include "stats.h"
 #include "store.h"
 #include "users.h"
-
-/* Routing's own state about a joined connection. It lives in a table
- * indexed by conn_id(), so the transport's struct conn holds nothing of it. */
-struct member {
-    struct user *user;          /* shared with its other connections; NULL: not joined */
-    struct claim *claim;        /* the rooms its token allows; NULL: no secret, any */
-    uint32_t next;              /* the id of the user's next connection, or NO_MEMBER */
-    uint32_t open_index;        /* its slot in g.open */
-};
 
 /* A token's rooms claim, as the handshake kept it (a JSON array). */
 struct claim {
@@ -41,6 +34,7 @@ static struct {
     size_t max_ids;             /* entries in members */
     uint32_t *open;             /* the id of every joined connection, for broadcasts */
     size_t nopen, max_open;
+    uint32_t serial;            /* the last member's serial */
 } g;
 
 int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
@@ -60,26 +54,26 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
 
 /* --------------------------------------------------------------- frames */
 
-static void deliver(struct conn *c, struct frame *f)
+void connmgr_deliver(struct conn *c, struct frame *f)
 {
     store_deliver(c, f);
 }
 
-static size_t send_to_user(const struct user *u, struct frame *f)
+size_t connmgr_send_to_user(const struct user *u, struct frame *f)
 {
     size_t n = 0;
     for (uint32_t id = u->members; id != NO_MEMBER; id = g.members[id].next, n++)
-        deliver(conn_by_id((int)id), f);
+        connmgr_deliver(conn_by_id((int)id), f);
     return n;
 }
 
-static size_t broadcast(struct frame *f, const struct conn *except)
+size_t connmgr_broadcast(struct frame *f, const struct conn *except)
 {
     size_t n = 0;
     for (size_t i = 0; i < g.nopen; i++) {
         struct conn *c = conn_by_id((int)g.open[i]);
         if (c != except) {
-            deliver(c, f);
+            connmgr_deliver(c, f);
             n++;
         }
     }
@@ -100,13 +94,13 @@ static void announce(int type, const struct user *u, const struct conn *except)
     if (!f)
         return;
     store_remember(NULL, f, (uint64_t)m.id);
-    broadcast(f, except);
+    connmgr_broadcast(f, except);
     frame_unref(f);
 }
 
 /* A SysNotify to c alone, about a message of c's made at create_at (0:
  * now): why it could not be routed (error:), or that it was kept (queued:). */
-static void reply(struct conn *c, int64_t create_at, const char *fmt, const char *detail)
+void connmgr_reply(struct conn *c, int64_t create_at, const char *fmt, const char *detail)
 {
     char text[256];
     snprintf(text, sizeof text, fmt, detail);
@@ -118,23 +112,44 @@ static void reply(struct conn *c, int64_t create_at, const char *fmt, const char
     };
     struct frame *f = store_encode(&m);
     if (f) {
-        deliver(c, f);
+        connmgr_deliver(c, f);
         frame_unref(f);
     }
 }
 
-static void reply_error(struct conn *c, const char *fmt, const char *detail)
+void connmgr_reply_error(struct conn *c, const char *fmt, const char *detail)
 {
-    reply(c, 0, fmt, detail);
+    connmgr_reply(c, 0, fmt, detail);
+}
+
+/* m's to, at most 64 bytes of it cut at a character boundary, so a reply
+ * quoting it stays valid UTF-8 (RFC 6455 §8.1). In a buffer of one reply. */
+const char *connmgr_quoted_to(const struct message *m)
+{
+    static char name[MESSAGE_MAX_USER_ID + 1];
+    size_t n = m->to.len < MESSAGE_MAX_USER_ID ? m->to.len : MESSAGE_MAX_USER_ID;
+    while (n < m->to.len && n > 0 && ((uint8_t)m->to.p[n] & 0xC0) == 0x80)
+        n--;
+    snprintf(name, sizeof name, "%.*s", (int)n, m->to.p);
+    return name;
 }
 
 /* ----------------------------------------------------------- members */
 
-/* c's entry, where c has joined; NULL where it has not. */
-static struct member *member_of(const struct conn *c)
+struct member *connmgr_member(const struct conn *c)
 {
-    size_t i = (size_t)conn_id(c);
-    return i < g.max_ids && g.members[i].user ? &g.members[i] : NULL;
+    return connmgr_member_by_id((uint32_t)conn_id(c));
+}
+
+struct member *connmgr_member_by_id(uint32_t id)
+{
+    return id < g.max_ids && g.members[id].user ? &g.members[id] : NULL;
+}
+
+size_t connmgr_open_ids(const uint32_t **ids)
+{
+    *ids = g.open;
+    return g.nopen;
 }
 
 /* ---------------------------------------------------------------- rooms */
@@ -143,7 +158,7 @@ static struct member *member_of(const struct conn *c)
  * connections and their rooms (at most --max-rooms each), never of r. */
 static bool user_elsewhere_in(const struct conn *c, const struct room *r)
 {
-    for (uint32_t id = member_of(c)->user->members; id != NO_MEMBER; id = g.members[id].next) {
+    for (uint32_t id = connmgr_member(c)->user->members; id != NO_MEMBER; id = g.members[id].next) {
         const struct conn *o = conn_by_id((int)id);
         if (o != c && rooms_has(o, r))
             return true;
@@ -153,7 +168,7 @@ static bool user_elsewhere_in(const struct conn *c, const struct room *r)
 
 /* Keeps f in r's history and sends it to every connection in r but except;
  * returns how many it reached. */
-static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except)
+size_t connmgr_to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except)
 {
     store_remember(r, f, (uint64_t)id);
     const uint32_t *ids;
@@ -162,7 +177,7 @@ static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct 
     for (uint32_t i = 0; i < n; i++) {
         struct conn *c = conn_by_id((int)ids[i]);
         if (c != except) {
-            deliver(c, f);
+            connmgr_deliver(c, f);
             sent++;
         }
     }
@@ -172,14 +187,18 @@ static size_t to_room(struct room *r, struct frame *f, int64_t id, const struct 
 /* A Join or Leave of c's user in r, to the others in r and its history. */
 static void announce_room(int type, const struct conn *c, struct room *r)
 {
-    const struct user *u = member_of(c)->user;
+    const struct user *u = connmgr_member(c)->user;
     size_t len;
     const char *name = rooms_name(r, &len);
     struct message m = {.message_type = type, .from = {u->id, u->len}, .to = {name, len}};
+    if (cluster_on()) {
+        connmgr_bus_send(CLUSTER_ROOM, &m, c, NULL, NULL);
+        return;
+    }
     struct frame *f = store_encode(&m);
     if (!f)
         return;
-    to_room(r, f, m.id, c);
+    connmgr_to_room(r, f, m.id, c);
     frame_unref(f);
 }
 
@@ -187,9 +206,9 @@ static void join_room(struct conn *c, const struct message *m)
 {
     char name[MESSAGE_MAX_USER_ID + 1];
     snprintf(name, sizeof name, "%.*s", (int)m->to.len, m->to.p);
-    const struct claim *allowed = member_of(c)->claim;
+    const struct claim *allowed = connmgr_member(c)->claim;
     if (allowed && !jwt_rooms_allow(allowed->text, allowed->len, m->to.p, m->to.len)) {
-        reply_error(c, "error: the token does not allow room \"%s\"", name);
+        connmgr_reply_error(c, "error: the token does not allow room \"%s\"", name);
         return;
     }
     struct room *r = rooms_get(m->to.p, m->to.len);
@@ -197,13 +216,13 @@ static void join_room(struct conn *c, const struct message *m)
     case ROOMS_OK:
         break;
     case ROOMS_ALREADY_IN:
-        reply_error(c, "error: you are in room \"%s\" already", name);
+        connmgr_reply_error(c, "error: you are in room \"%s\" already", name);
         return;
     case ROOMS_TOO_MANY:
-        reply_error(c, "error: %s", "a connection may be in at most --max-rooms rooms");
+        connmgr_reply_error(c, "error: %s", "a connection may be in at most --max-rooms rooms");
         return;
     default:
-        reply_error(c, "error: %s", "out of memory");
+        connmgr_reply_error(c, "error: %s", "out of memory");
         return;
     }
     /* The history first, then the others hear of it: the joining
@@ -229,7 +248,7 @@ static struct room *room_of_sender(struct conn *c, const struct message *m)
         return r;
     char name[MESSAGE_MAX_USER_ID + 1];
     snprintf(name, sizeof name, "%.*s", (int)m->to.len, m->to.p);
-    reply_error(c, "error: you are not in room \"%s\": join it first", name);
+    connmgr_reply_error(c, "error: you are not in room \"%s\": join it first", name);
     return NULL;
 }
 
@@ -271,7 +290,7 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
     }
     struct member *m = &g.members[slot_id];
     *m = (struct member){.user = u, .claim = allowed, .next = u->members,
-                         .open_index = (uint32_t)g.nopen};
+                         .open_index = (uint32_t)g.nopen, .serial = ++g.serial};
     u->members = (uint32_t)slot_id;
     u->nconns++;
     g.open[g.nopen++] = (uint32_t)slot_id;
@@ -279,7 +298,9 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
         return -1;              /* the caller closes c, which leaves all */
 
     store_replay(c, u->id, u->len, since);
-    if (u->nconns == 1)
+    if (cluster_on())
+        connmgr_bus_joined(c, u);
+    else if (u->nconns == 1)
         announce(MSG_ONLINE, u, c);
     struct room *const *in;
     size_t n = rooms_of(c, &in);
@@ -291,14 +312,14 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
 
 void connmgr_written(struct conn *c)
 {
-    const struct member *m = member_of(c);
+    const struct member *m = connmgr_member(c);
     if (m)
         offline_sent(m->user->id, m->user->len, (uint32_t)conn_id(c));
 }
 
 void connmgr_leave(struct conn *c)
 {
-    struct member *m = member_of(c);
+    struct member *m = connmgr_member(c);
     if (!m)
         return;
     /* Its rooms first, while its user can still be told apart from it. */
@@ -318,29 +339,20 @@ void connmgr_leave(struct conn *c)
     *p = m->next;
     free(m->claim);
     *m = (struct member){0};
+    if (cluster_on())
+        connmgr_bus_presence(MSG_OFFLINE, u, -1, NULL);
     if (--u->nconns > 0)
         return;
     users_remove(u);
-    announce(MSG_OFFLINE, u, NULL);
+    if (!cluster_on())
+        announce(MSG_OFFLINE, u, NULL);
     free(u);
 }
 
 /* -------------------------------------------------------------- routing */
 
-/* m's to, at most 64 bytes of it cut at a character boundary, so a reply
- * quoting it stays valid UTF-8 (RFC 6455 §8.1). In a buffer of one reply. */
-static const char *quoted_to(const struct message *m)
-{
-    static char name[MESSAGE_MAX_USER_ID + 1];
-    size_t n = m->to.len < MESSAGE_MAX_USER_ID ? m->to.len : MESSAGE_MAX_USER_ID;
-    while (n < m->to.len && n > 0 && ((uint8_t)m->to.p[n] & 0xC0) == 0x80)
-        n--;
-    snprintf(name, sizeof name, "%.*s", (int)n, m->to.p);
-    return name;
-}
-
 /* Checks what a client or a push may send; NULL when m is routable. */
-static const char *refusal(const struct message *m, bool pushed)
+const char *connmgr_refusal(const struct message *m, bool pushed)
 {
     if (m->media_type < 0 || m->media_type > 2)
         return "mediaType must be 0 (text), 1 (image) or 2 (file)";
@@ -365,14 +377,14 @@ static const char *refusal(const struct message *m, bool pushed)
 
 void connmgr_refuse(struct conn *from, const char *why)
 {
-    reply_error(from, "error: %s", why);
+    connmgr_reply_error(from, "error: %s", why);
 }
 
 void connmgr_route(struct conn *from, struct message *m)
 {
-    const char *bad = refusal(m, false);
+    const char *bad = connmgr_refusal(m, false);
     if (bad) {
-        reply_error(from, "error: %s", bad);
+        connmgr_reply_error(from, "error: %s", bad);
         return;
     }
     struct room *room = NULL;
@@ -387,37 +399,41 @@ void connmgr_route(struct conn *from, struct message *m)
     }
     if (m->message_type == MSG_GROUP && m->to.len > 0 && !(room = room_of_sender(from, m)))
         return;
+    if (cluster_on()) {
+        connmgr_bus_route(from, m);
+        return;
+    }
     const struct user *to = NULL;
     if (m->message_type == MSG_SINGLE && !(to = users_find(m->to.p, m->to.len)) &&
         !offline_enabled()) {
-        reply_error(from, "error: user \"%s\" is not online", quoted_to(m));
+        connmgr_reply_error(from, "error: user \"%s\" is not online", connmgr_quoted_to(m));
         return;
     }
     /* What would be remembered must be on disk first (--fsync always). */
     if (!to && journal_refuses()) {
-        reply_error(from, "error: %s; the message was not sent", journal_problem());
+        connmgr_reply_error(from, "error: %s; the message was not sent", journal_problem());
         return;
     }
-    const struct user *sender = member_of(from)->user;
+    const struct user *sender = connmgr_member(from)->user;
     m->from = (struct json_str){sender->id, sender->len};
     struct frame *f = store_encode(m);
     if (!f)
         return;
     if (to) {
-        send_to_user(to, f);
+        connmgr_send_to_user(to, f);
     } else if (m->message_type == MSG_SINGLE) {
         /* The reply carries the Single's createAt, so a page can tell
          * which of its lines was kept. */
         if (store_keep(m, f) == 0)
-            reply(from, m->create_at, "queued: %s is offline; the message is kept until they come back",
-                  quoted_to(m));
+            connmgr_reply(from, m->create_at, "queued: %s is offline; the message is kept until they come back",
+                  connmgr_quoted_to(m));
         else
-            reply_error(from, "error: the message to %s could not be kept", quoted_to(m));
+            connmgr_reply_error(from, "error: the message to %s could not be kept", connmgr_quoted_to(m));
     } else if (room) {
-        to_room(room, f, m->id, from);
+        connmgr_to_room(room, f, m->id, from);
     } else {
         store_remember(NULL, f, (uint64_t)m->id);
-        broadcast(f, from);
+        connmgr_broadcast(f, from);
     }
     frame_unref(f);
 }
@@ -425,7 +441,7 @@ void connmgr_route(struct conn *from, struct message *m)
 long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
 {
     *queued = 0;
-    const char *bad = refusal(m, true);
+    const char *bad = connmgr_refusal(m, true);
     if (bad) {
         snprintf(why, whycap, "%s", bad);
         return -1;
@@ -439,14 +455,14 @@ long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
     struct room *room;
     if (m->message_type == MSG_SINGLE) {
         const struct user *u = users_find(m->to.p, m->to.len);
-        n = u ? send_to_user(u, f) : 0;
+        n = u ? connmgr_send_to_user(u, f) : 0;
         *queued = !u && store_keep(m, f) == 0;
     } else if (m->to.len > 0) {
         /* To a room, which keeps the message for whoever joins it later. */
-        n = (room = rooms_get(m->to.p, m->to.len)) ? to_room(room, f, m->id, NULL) : 0;
+        n = (room = rooms_get(m->to.p, m->to.len)) ? connmgr_to_room(room, f, m->id, NULL) : 0;
     } else {
         store_remember(NULL, f, (uint64_t)m->id);
-        n = broadcast(f, NULL);
+        n = connmgr_broadcast(f, NULL);
     }
     frame_unref(f);
     return (long)n;
@@ -454,7 +470,7 @@ long connmgr_push(struct message *m, int *queued, char *why, size_t whycap)
 
 const char *connmgr_user_id(const struct conn *c)
 {
-    const struct member *m = member_of(c);
+    const struct member *m = connmgr_member(c);
     return m ? m->user->id : "";
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "conn.h"
 #include "message.h"
 
@@ -41,6 +42,13 @@ void connmgr_refuse(struct conn *from, const char *why);
  * where a Single was kept for an offline user, or -1 with a reason in why
  * when the message cannot be pushed. */
 long connmgr_push(struct message *m, int *queued, char *why, size_t whycap);
+/* The same with --redis: hands m to the routing script, whose answer (the
+ * connections reached over all nodes) goes to done. false, with why, when
+ * it cannot be pushed; done is not called then. */
+bool connmgr_push_cluster(struct message *m, cluster_done_fn *done, void *data, char *why,
+                          size_t whycap);
+/* What cluster.c hands the bus, the history and Redis's returns to. */
+const struct cluster_owner *connmgr_cluster_owner(void);
 
 
 const char *connmgr_user_id(const struct conn *c);

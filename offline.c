@@ -58,6 +58,11 @@ bool offline_enabled(void)
     return g.limits.per_user > 0;
 }
 
+size_t offline_per_user(void)
+{
+    return g.limits.per_user;
+}
+
 /* ------------------------------------------------------------ the boxes */
 
 static struct box **slot_of(const char *name, size_t len, uint32_t hash)

@@ -27,6 +27,8 @@ struct offline_limits {
 void offline_init(const struct offline_limits *l);
 /* Are messages kept at all (--offline-max above 0)? */
 bool offline_enabled(void);
+/* How many a user may have kept (--offline-max). */
+size_t offline_per_user(void);
 /* Keeps f (taking a reference), the message of that id made at at_ms, for
  * user[0..len), dropping the oldest where a limit says so. 0, or -1 when
  * nothing may be kept (--offline-max 0, a frame over --offline-bytes) or

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "conn.h"
 #include "connmgr.h"
@@ -201,6 +202,7 @@ static void on_redis_state(void *data, bool up, const char *why)
     const struct config *cfg = data;
     char quoted[2 * 256];
 
+    cluster_redis_state(up);
     if (up)
         log_event(LOG_INFO, "event=redis_up addr=\"%s\"", cfg->redis.text);
     else
@@ -209,9 +211,8 @@ static void on_redis_state(void *data, bool up, const char *why)
 }
 
 /* --redis: connected before anything is served, or the start stops (exit
- * 2) with the reason, as a bad value does. Chat does not go through it yet
- * (issue 15's next step); the subscriber connection is opened already so
- * the start checks both connections the bus will need. */
+ * 2) with the reason, as a bad value does. Routing goes through it once
+ * connmgr is ready (start_cluster). */
 static int start_redis(struct loop *l, const struct config *cfg, struct redis **out)
 {
     struct redis_options o = REDIS_OPTIONS_DEFAULT;
@@ -234,6 +235,18 @@ static int start_redis(struct loop *l, const struct config *cfg, struct redis **
     log_event(LOG_INFO, "event=redis_up addr=\"%s\" rtt_us=%lld", cfg->redis.text,
               (long long)redis_rtt_us(r));
     *out = r;
+    return 0;
+}
+
+/* With --redis: the routing script loaded, the bus subscribed, everyone's
+ * history read back, before anything is served; exit 2 when that fails. */
+static int start_cluster(struct loop *l, struct redis *r)
+{
+    char why[256] = "";
+    if (cluster_start(l, r, connmgr_cluster_owner(), why, sizeof why) < 0) {
+        fprintf(stderr, "pusher: cannot route through Redis: %s\n", why);
+        return 2;
+    }
     return 0;
 }
 
@@ -296,6 +309,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "pusher: out of memory\n");
         return 1;
     }
+    if (redis && start_cluster(l, redis) != 0)
+        return 2;
     if (cfg.journal &&
         journal_open(l, cfg.journal, cfg.fsync, cfg.journal_repair, store_journal_owner()) < 0)
         return 2;

@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "buf.h"
+#include "cluster.h"
 #include "connmgr.h"
 #include "handshake.h"
 #include "http.h"
@@ -152,7 +153,7 @@ static void serve_metrics(struct conn *c, bool head_only)
  * promises (PROTOCOL.md /healthz). */
 static void serve_health(struct conn *c, bool head_only)
 {
-    const char *why = journal_problem();
+    const char *why = journal_problem() ? journal_problem() : cluster_problem();
     if (why)
         refuse(c, 503, NULL, why);
     else
@@ -169,6 +170,78 @@ static void answer_api(struct conn *c, struct api_reply *r, bool head_only)
     if (r->status != 200)
         refuse(c, r->status, r->extra, r->why);
     buf_free(&r->body);
+}
+
+/* A push (or /admin) with --redis, answered once Redis has: to the HTTP
+ * connection that asked, if it is still that one. */
+struct later {
+    struct conn *c;
+    int id;
+    bool head;                  /* a HEAD request */
+};
+
+static void on_pushed(void *data, long delivered, bool kept, const char *failure)
+{
+    struct later *w = data;
+    struct conn *c = conn_by_id(w->id);
+    if (c == w->c && conn_is_open(c)) {
+        struct api_reply r;
+        api_push_answer(delivered, kept, failure, &r);
+        answer_api(c, &r, false);
+    }
+    free(w);
+}
+
+static void serve_push(struct conn *c, const struct http_request *req, const char *body,
+                       size_t len)
+{
+    struct later *w = malloc(sizeof *w);
+    if (!w) {
+        refuse(c, 503, NULL, "out of memory");
+        return;
+    }
+    *w = (struct later){.c = c, .id = conn_id(c)};
+    struct api_reply r;
+    api_push(req, body, len, &r, on_pushed, w);
+    if (r.status == 0) {
+        buf_free(&r.body);
+        return;
+    }
+    free(w);
+    answer_api(c, &r, false);
+}
+
+static void on_counted(void *data, long n, const char *failure)
+{
+    struct later *w = data;
+    struct conn *c = conn_by_id(w->id);
+    if (c == w->c && conn_is_open(c)) {
+        char count[32];
+        int len = snprintf(count, sizeof count, "%ld\n", n);
+        if (failure)
+            refuse(c, 503, NULL, failure);
+        else
+            respond(c, 200, "text/plain; charset=utf-8", NULL, count, (size_t)len, w->head);
+    }
+    free(w);
+}
+
+/* /admin: the open WebSocket connections, of all nodes with --redis. */
+static void serve_admin(struct conn *c, bool head_only)
+{
+    if (!cluster_on()) {
+        char count[32];
+        int n = snprintf(count, sizeof count, "%zu\n", connmgr_connections());
+        respond(c, 200, "text/plain; charset=utf-8", NULL, count, (size_t)n, head_only);
+        return;
+    }
+    struct later *w = malloc(sizeof *w);
+    if (!w) {
+        refuse(c, 503, NULL, "out of memory");
+        return;
+    }
+    *w = (struct later){.c = c, .id = conn_id(c), .head = head_only};
+    cluster_connections(on_counted, w);
 }
 
 static void serve_file(struct conn *c, const char *path, size_t plen, bool head_only)
@@ -211,8 +284,7 @@ static void dispatch(struct conn *c, const struct http_request *req, const char 
     struct api_reply r;
     if (path_is(path, plen, "/api/push")) {
         if (method_is(req, "POST")) {
-            api_push(req, body, len, &r);
-            answer_api(c, &r, false);
+            serve_push(c, req, body, len);
         } else {
             refuse(c, 405, "Allow: POST\r\n", "use POST for /api/push");
         }
@@ -223,9 +295,7 @@ static void dispatch(struct conn *c, const struct http_request *req, const char 
         return;
     }
     if (path_is(path, plen, "/admin")) {
-        char count[32];
-        int n = snprintf(count, sizeof count, "%zu\n", connmgr_connections());
-        respond(c, 200, "text/plain; charset=utf-8", NULL, count, (size_t)n, head);
+        serve_admin(c, head);
     } else if (path_is(path, plen, "/healthz")) {
         serve_health(c, head);
     } else if (path_is(path, plen, "/metrics")) {

@@ -71,6 +71,25 @@ struct frame *store_encode(struct message *m)
     return f;
 }
 
+char *store_json(struct message *m, size_t *len)
+{
+    int64_t now = now_ms();
+    m->update_at = now;
+    if (m->create_at == 0)
+        m->create_at = now;
+    m->id = 0;
+    char *out = malloc(message_bound(m));
+    if (out)
+        *len = message_write(out, m);
+    return out;
+}
+
+void store_seen_id(uint64_t id)
+{
+    if (id > g.last_id)
+        g.last_id = id;
+}
+
 /* ------------------------------------------------------------ histories */
 
 void store_remember(struct room *r, struct frame *f, uint64_t id)
@@ -176,25 +195,19 @@ void store_expire(void)
  * the histories fill their rings (rooms in the order of their last use),
  * the kept messages their boxes under today's limits, and ids go on above
  * every one seen. */
-static void seen_id(uint64_t id)
-{
-    if (id > g.last_id)
-        g.last_id = id;
-}
-
 static void restore_history(const char *room, size_t len, struct frame *f, uint64_t id)
 {
     struct room *r = len ? rooms_get(room, len) : NULL;
     struct history *h = len ? (r ? rooms_history(r) : NULL) : &g.history;
     if (h)
         history_add(h, f, id);
-    seen_id(id);
+    store_seen_id(id);
 }
 
 static void restore_kept(const char *user, size_t len, struct frame *f, uint64_t id)
 {
     offline_keep(user, len, f, id, (int64_t)(id / 1000)); /* ids are the clock in µs */
-    seen_id(id);
+    store_seen_id(id);
 }
 
 static void restore_forget(const char *user, size_t len, uint64_t id)
@@ -232,7 +245,7 @@ static const struct journal_owner owner = {
     .history = restore_history,
     .kept = restore_kept,
     .forget = restore_forget,
-    .id_mark = seen_id,
+    .id_mark = store_seen_id,
     .dump = dump,
     .live_bytes = live_bytes,
 };

@@ -19,6 +19,12 @@ void store_init(size_t replay_budget);
 /* Stamps m (updateAt, createAt when unset, a new id) and encodes it once,
  * into the frame all its recipients share; NULL when out of memory. */
 struct frame *store_encode(struct message *m);
+/* Stamps m as store_encode does but with id 0 (with --redis, the routing
+ * script gives the id) and writes its JSON into a new buffer of *len bytes
+ * (free it); NULL when out of memory. */
+char *store_json(struct message *m, size_t *len);
+/* An id given elsewhere (the routing script) was seen. */
+void store_seen_id(uint64_t id);
 /* The last id handed out. */
 uint64_t store_last_id(void);
 /* Queues f for c, counted as sent: how every message leaves routing. */

@@ -9,61 +9,8 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const net = require('node:net');
-const path = require('node:path');
 const h = require('./helpers');
-
-function redisServerPath() {
-  try {
-    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error('redis-server is not installed: run tests/setup as root, or apt-get install redis-server');
-  }
-}
-
-const canConnect = (sock) => new Promise((resolve) => {
-  const s = net.connect(sock);
-  s.on('connect', () => { s.destroy(); resolve(true); });
-  s.on('error', () => resolve(false));
-});
-
-// A redis-server of this test's own, on DIR/redis.sock; start() again
-// after a kill reuses the directory and the socket's path.
-class Redis {
-  constructor(t, extra = []) {
-    this.bin = redisServerPath();
-    this.dir = h.tmpDir('pusher-redis-');
-    this.sock = path.join(this.dir, 'redis.sock');
-    this.addr = `unix:${this.sock}`;
-    this.extra = extra;
-    this.proc = null;
-    t.after(() => this.kill('SIGTERM'));
-  }
-
-  async start() {
-    const args = ['--port', '0', '--unixsocket', this.sock, '--dir', this.dir, '--save', '',
-      '--appendonly', 'no', '--daemonize', 'no', ...this.extra];
-    const log = fs.openSync(path.join(this.dir, 'redis.log'), 'a');
-    const proc = spawn(this.bin, args, { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    this.proc = proc;
-    this.exited = new Promise((resolve) => proc.on('close', resolve));
-    await h.waitFor(async () => {
-      if (proc.exitCode !== null) {
-        throw new Error(`redis-server exited: ${fs.readFileSync(path.join(this.dir, 'redis.log'), 'utf8')}`);
-      }
-      return canConnect(this.sock);
-    }, `redis-server to accept on ${this.sock}`, 5000);
-  }
-
-  async kill(sig = 'SIGKILL') {
-    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    this.proc.kill(sig);
-    await this.exited;
-  }
-}
+const { Redis } = require('./redis_lib');
 
 const redisSeries = (m) => ({
   up: h.metric(m, 'pusher_redis_up'),
@@ -100,8 +47,11 @@ test('Redis killed: the node keeps serving and shows it down; restarted: back wi
   await redis.kill('SIGKILL');
   await h.waitFor(async () => redisSeries(await h.metrics(srv)).up === 0, 'pusher_redis_up 0');
   assert.match(srv.stderr, /event=redis_down addr="unix:[^"]+" reason="(command|subscriber) connection: /);
-  await h.assertServes(srv); // chat does not go through Redis yet: nothing stops
-  await alice.sync();
+  // Routing goes through Redis: the connection stays, its messages are refused.
+  alice.send({ messageType: 1, content: 'while down' });
+  const refused = await alice.next('the error: while Redis is down');
+  h.assertError(refused);
+  assert.match(refused.content, /^error: Redis is unreachable/);
 
   await h.sleep(1500); // a few retries, backing off
   await redis.start();
@@ -112,6 +62,7 @@ test('Redis killed: the node keeps serving and shows it down; restarted: back wi
   assert.equal(redisSeries(await h.metrics(srv)).reconnects, 1);
   const downs = srv.stderr.split('\n').filter((l) => /event=redis_down/.test(l));
   assert.equal(downs.length, 1, `one down, however many retries:\n${downs.join('\n')}`);
+  await alice.sync();
   await alice.close();
 });
 

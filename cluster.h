@@ -1,0 +1,104 @@
+/* cluster.h - the Redis side of routing with several nodes (PROTOCOL.md
+ * "Several nodes"): one Lua script gives each message its id, keeps it in
+ * the history or for an offline user, and publishes it on the bus; the
+ * bus brings every message, this node's own included, back in id order;
+ * presence is counted per node and for the cluster. connmgr.c decides
+ * where messages go; this file only talks to Redis, through redis.h. */
+#ifndef CLUSTER_H
+#define CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "redis.h"
+
+/* What the script is asked to do with a message. */
+enum cluster_op {
+    CLUSTER_GROUP = 'G',        /* everyone: into everyone's history */
+    CLUSTER_ROOM = 'R',         /* a room (target): into its history */
+    CLUSTER_SINGLE = 'S',       /* a user (target): kept when it has no connection anywhere */
+};
+
+/* Who sent a message: the connection a Group skips (conn_id and routing's
+ * serial, since ids are reused), all 0 for a push. */
+struct cluster_sender {
+    uint32_t conn, serial;
+};
+
+/* One message off the bus, valid during the call. */
+struct cluster_msg {
+    char op;                    /* enum cluster_op */
+    const char *target;         /* the room or the user; "" for everyone */
+    size_t target_len;
+    bool mine;                  /* published by this node */
+    struct cluster_sender from; /* meaningful where mine */
+    uint64_t id;                /* the script's */
+    const char *json;           /* the Message, its id in it */
+    size_t json_len;
+};
+
+/* Routing's side: every bus message goes to deliver; once Redis is back
+ * after being away, reregister is called to count the node's users again
+ * (cluster_reregister). */
+struct cluster_owner {
+    void (*deliver)(const struct cluster_msg *m);
+    void (*reregister)(void);
+    /* A history entry read back at start, oldest first (room "": everyone's). */
+    void (*history)(const char *room, size_t room_len, uint64_t id, const char *json,
+                    size_t len);
+};
+
+/* Loads the script, subscribes to the bus and reads everyone's history
+ * back, running l until done; from then on routing goes through Redis.
+ * 0, or -1 with why. */
+int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o, char *why,
+                  size_t cap);
+/* Is routing going through Redis (--redis)? */
+bool cluster_on(void);
+/* Why messages cannot be routed now (Redis is down); NULL when they can
+ * or without --redis. */
+const char *cluster_problem(void);
+
+/* The script's answer about one message: delivered (connections counted
+ * over the cluster, -1 when unknown), kept (a Single for an offline user),
+ * or failure (why it was not routed: Redis went away, the user is not
+ * online and nothing is kept). */
+typedef void cluster_done_fn(void *data, long delivered, bool kept, const char *failure);
+
+/* Routes json[0..len), a Message whose id is written as 0 and last (as
+ * message_write writes it), through the script; done (may be NULL) hears
+ * how it went. keep: a Single for a user with no connection anywhere is
+ * kept (up to keep_max of them). false, with done not called, when Redis
+ * is down or the client is full. */
+bool cluster_route(enum cluster_op op, const char *target, size_t tlen,
+                   struct cluster_sender from, const char *json, size_t len, size_t keep_max,
+                   cluster_done_fn *done, void *data);
+
+/* Adds delta (may be negative) to user[0..len)'s connections on this node
+ * and in the cluster; where that makes the user's first connection
+ * anywhere (or its last), json (an Online, or an Offline, id 0) goes out
+ * like a Group from from. */
+void cluster_presence(const char *user, size_t len, long delta, struct cluster_sender from,
+                      const char *json, size_t jlen);
+/* Sets this node's whole presence, pairs[0..len) being "user\ncount\n"
+ * for each of its users, correcting the cluster's counts, announcing
+ * nothing (routing's reregister, after an outage). */
+void cluster_reregister(const char *pairs, size_t len);
+
+/* The user's kept messages, taken from Redis (so no other node sends them
+ * again): fn is called once per message, oldest first, then once with
+ * json NULL. */
+typedef void cluster_kept_fn(void *data, const char *json, size_t len);
+void cluster_take_kept(const char *user, size_t len, cluster_kept_fn *fn, void *data);
+
+/* The connections open on all nodes (/admin): fn(data, n, NULL), or
+ * fn(data, -1, why) when Redis cannot say. Called exactly once. */
+typedef void cluster_count_fn(void *data, long n, const char *failure);
+void cluster_connections(cluster_count_fn *fn, void *data);
+
+/* Redis came up (again) or went down: pusher.c's state callback says so. */
+void cluster_redis_state(bool up);
+
+#endif

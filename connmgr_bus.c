@@ -1,0 +1,211 @@
+/* connmgr_bus.c - routing's side for several nodes (PROTOCOL.md "Several
+ * nodes"): with --redis a message is not sent from where it came in. It
+ * goes to the routing script (cluster.c), which gives it its id and
+ * publishes it, and every node, this one included, sends it on from the
+ * bus (from_bus), so all see one order, the id order. Presence is counted
+ * in Redis too, so Online and Offline go out once for the cluster. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "connmgr.h"
+#include "connmgr_int.h"
+#include "offline.h"
+#include "store.h"
+
+static struct cluster_sender sender_of(const struct conn *c)
+{
+    const struct member *m = c ? connmgr_member(c) : NULL;
+    return m ? (struct cluster_sender){(uint32_t)conn_id(c), m->serial}
+             : (struct cluster_sender){0, 0};
+}
+
+/* The connection s names, while it is still the one that sent (ids are
+ * reused, serials are not); NULL once it is gone. */
+static struct conn *sender_conn(struct cluster_sender s)
+{
+    const struct member *m = connmgr_member_by_id(s.conn);
+    if (s.serial == 0 || !m || m->serial != s.serial)
+        return NULL;
+    return conn_by_id((int)s.conn);
+}
+
+/* Stamps m, encodes it with id 0 and hands it to the routing script from
+ * the sender c (NULL: a push); done hears how it went. */
+bool connmgr_bus_send(enum cluster_op op, struct message *m, const struct conn *c,
+                         cluster_done_fn *done, void *data)
+{
+    size_t len;
+    char *json = store_json(m, &len);
+    bool ok = json && cluster_route(op, m->to.p, m->to.len, sender_of(c), json, len,
+                                    offline_per_user(), done, data);
+    free(json);
+    return ok;
+}
+
+/* A client's message on its way through the script, for its answer. */
+struct pending {
+    struct cluster_sender from;
+    int64_t create_at;
+    char to[MESSAGE_MAX_USER_ID + 1];
+};
+
+static void on_routed(void *data, long delivered, bool kept, const char *failure)
+{
+    (void)delivered;
+    struct pending *p = data;
+    struct conn *c = sender_conn(p->from);
+    if (c && failure && strcmp(failure, "not online") == 0)
+        connmgr_reply_error(c, "error: user \"%s\" is not online", p->to);
+    else if (c && failure)
+        connmgr_reply_error(c, "error: %s; the message was not sent", failure);
+    else if (c && kept)
+        connmgr_reply(c, p->create_at, "queued: %s is offline; the message is kept until they come back",
+              p->to);
+    free(p);
+}
+
+void connmgr_bus_route(struct conn *from, struct message *m)
+{
+    const char *down = cluster_problem();
+    struct pending *p = down ? NULL : malloc(sizeof *p);
+    if (!p) {
+        connmgr_reply_error(from, "error: %s; the message was not sent", down ? down : "out of memory");
+        return;
+    }
+    *p = (struct pending){.from = sender_of(from)};
+    snprintf(p->to, sizeof p->to, "%s", connmgr_quoted_to(m));
+    const struct user *sender = connmgr_member(from)->user;
+    m->from = (struct json_str){sender->id, sender->len};
+    enum cluster_op op = m->message_type == MSG_SINGLE ? CLUSTER_SINGLE
+                         : m->to.len                   ? CLUSTER_ROOM
+                                                       : CLUSTER_GROUP;
+    if (!connmgr_bus_send(op, m, from, on_routed, p)) {
+        free(p);
+        connmgr_reply_error(from, "error: %s; the message was not sent",
+                    cluster_problem() ? cluster_problem() : "Redis is not keeping up");
+        return;
+    }
+    p->create_at = m->create_at;  /* stamped by cluster_send; the answer comes later */
+}
+
+/* The user's Online (first connection anywhere) or Offline (last), as the
+ * presence script decides. */
+void connmgr_bus_presence(int type, const struct user *u, long delta, const struct conn *c)
+{
+    struct message m = {.message_type = type, .from = {u->id, u->len}};
+    size_t len;
+    char *json = store_json(&m, &len);
+    if (json)
+        cluster_presence(u->id, u->len, delta, sender_of(c), json, len);
+    free(json);
+}
+
+/* Kept messages come from Redis, taken there so no other node sends them
+ * again; to the connection that asked, while it is open. */
+static void on_kept(void *data, const char *json, size_t len)
+{
+    struct cluster_sender *s = data;
+    if (!json) {
+        free(s);
+        return;
+    }
+    struct conn *c = sender_conn(*s);
+    struct frame *f = c ? frame_make(WS_OP_TEXT, json, len) : NULL;
+    if (f) {
+        connmgr_deliver(c, f);
+        frame_unref(f);
+    }
+}
+
+void connmgr_bus_joined(struct conn *c, const struct user *u)
+{
+    connmgr_bus_presence(MSG_ONLINE, u, 1, c);
+    struct cluster_sender *s = offline_enabled() ? malloc(sizeof *s) : NULL;
+    if (s) {
+        *s = sender_of(c);
+        cluster_take_kept(u->id, u->len, on_kept, s);
+    }
+}
+
+static void from_bus(const struct cluster_msg *m)
+{
+    struct frame *f = frame_make(WS_OP_TEXT, m->json, m->json_len);
+    if (!f)
+        return;
+    store_seen_id(m->id);
+    const struct conn *except = m->mine ? sender_conn(m->from) : NULL;
+    struct room *r;
+    const struct user *u;
+    if (m->op == CLUSTER_GROUP) {
+        store_remember(NULL, f, m->id);
+        connmgr_broadcast(f, except);
+    } else if (m->op == CLUSTER_ROOM && (r = rooms_get(m->target, m->target_len))) {
+        connmgr_to_room(r, f, m->id, except);  /* kept here too, for whoever joins it here */
+    } else if (m->op == CLUSTER_SINGLE && (u = users_find(m->target, m->target_len))) {
+        connmgr_send_to_user(u, f);
+    }
+    frame_unref(f);
+}
+
+/* Redis is back: this node's users and their connection counts, at once. */
+static void reregister(void)
+{
+    const uint32_t *ids;
+    size_t n = connmgr_open_ids(&ids);
+    struct buf b = buf_make(64 * n + 64);
+    for (size_t i = 0; i < n; i++) {
+        const struct user *u = connmgr_member_by_id(ids[i])->user;
+        if (u->members == ids[i])           /* once per user: at its first connection */
+            buf_printf(&b, "%s\n%u\n", u->id, u->nconns);
+    }
+    if (!b.failed)
+        cluster_reregister(b.data ? b.data : "", b.len);
+    buf_free(&b);
+}
+
+static void from_history(const char *room, size_t room_len, uint64_t id, const char *json,
+                         size_t len)
+{
+    (void)room, (void)room_len;
+    struct frame *f = frame_make(WS_OP_TEXT, json, len);
+    if (f) {
+        store_seen_id(id);
+        store_remember(NULL, f, id);
+        frame_unref(f);
+    }
+}
+
+static const struct cluster_owner owner = {
+    .deliver = from_bus,
+    .reregister = reregister,
+    .history = from_history,
+};
+
+const struct cluster_owner *connmgr_cluster_owner(void)
+{
+    return &owner;
+}
+
+
+/* -------------------------------------------------------------- pushes */
+
+bool connmgr_push_cluster(struct message *m, cluster_done_fn *done, void *data, char *why,
+                          size_t whycap)
+{
+    const char *bad = connmgr_refusal(m, true);
+    if (bad) {
+        snprintf(why, whycap, "%s", bad);
+        return false;
+    }
+    enum cluster_op op = m->message_type == MSG_SINGLE ? CLUSTER_SINGLE
+                         : m->to.len                   ? CLUSTER_ROOM
+                                                       : CLUSTER_GROUP;
+    if (!connmgr_bus_send(op, m, NULL, done, data)) {
+        snprintf(why, whycap, "%s", cluster_problem() ? cluster_problem() : "Redis is not keeping up");
+        return false;
+    }
+    return true;
+}
+

@@ -1,0 +1,58 @@
+/* connmgr_int.h - what routing's two files share: connmgr.c (where each
+ * message goes) and connmgr_bus.c (its side for several nodes, through
+ * cluster.c). No other file includes it. */
+#ifndef CONNMGR_INT_H
+#define CONNMGR_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "conn.h"
+#include "message.h"
+#include "rooms.h"
+#include "users.h"
+
+/* Routing's own state about a joined connection. It lives in a table
+ * indexed by conn_id(), so the transport's struct conn holds nothing of it. */
+struct member {
+    struct user *user;          /* shared with its other connections; NULL: not joined */
+    struct claim *claim;        /* the rooms its token allows; NULL: no secret, any */
+    uint32_t next;              /* the id of the user's next connection, or NO_MEMBER */
+    uint32_t open_index;        /* its slot in g.open */
+    uint32_t serial;            /* tells it from a later connection of the same id (the bus) */
+};
+
+/* c's entry, where c has joined; NULL where it has not. */
+struct member *connmgr_member(const struct conn *c);
+/* The entry of connection id, where it is joined; NULL where not. */
+struct member *connmgr_member_by_id(uint32_t id);
+/* The ids of every joined connection: *ids[0 .. the count). */
+size_t connmgr_open_ids(const uint32_t **ids);
+
+/* Sending: f to c, to each connection of u, to everyone but except, to r's
+ * members but except (kept in r's history first); each returns how many. */
+void connmgr_deliver(struct conn *c, struct frame *f);
+size_t connmgr_send_to_user(const struct user *u, struct frame *f);
+size_t connmgr_broadcast(struct frame *f, const struct conn *except);
+size_t connmgr_to_room(struct room *r, struct frame *f, int64_t id, const struct conn *except);
+/* A SysNotify to c alone about its message made at create_at (0: now). */
+void connmgr_reply(struct conn *c, int64_t create_at, const char *fmt, const char *detail);
+void connmgr_reply_error(struct conn *c, const char *fmt, const char *detail);
+/* m's to, cut to fit a reply, in a buffer of one reply. */
+const char *connmgr_quoted_to(const struct message *m);
+/* What a client (pushed false) or a push may not send; NULL when m is routable. */
+const char *connmgr_refusal(const struct message *m, bool pushed);
+
+/* connmgr_bus.c, with --redis: m (stamped, id 0) to the routing script
+ * from the sender c (NULL: a push), done hearing how it went; a client's
+ * message routed that way; a user's Online or Offline as the presence
+ * script decides; a new connection counted and given its kept messages. */
+bool connmgr_bus_send(enum cluster_op op, struct message *m, const struct conn *c,
+                      cluster_done_fn *done, void *data);
+void connmgr_bus_route(struct conn *from, struct message *m);
+void connmgr_bus_presence(int type, const struct user *u, long delta, const struct conn *c);
+void connmgr_bus_joined(struct conn *c, const struct user *u);
+
+#endif
