@@ -255,8 +255,8 @@ test('a message over the server\'s limit is refused by the page itself, and the 
   for (const p of [alice, bob]) p.assertClean();
 });
 
-test('a message to a user who left is kept: the line says so, and it reaches them when they come back', T, async (t) => {
-  const srv = await h.serve(t);
+// alice picks bob, bob leaves, and alice writes to him all the same.
+async function toOneWhoLeft(t, srv) {
   const alice = await joined(t, srv, 'alice');
   const bob = await joined(t, srv, 'bob');
   await alice.waitUntil(() => !!document.querySelector('#online li[data-user="bob"]'), 'bob in alice\'s list');
@@ -264,6 +264,12 @@ test('a message to a user who left is kept: the line says so, and it reaches the
   await bob.close();
   await alice.waitLine((l) => l.kind === 'offline' && l.text === 'bob left', 'bob to leave');
   await alice.say('are you still there?');
+  return alice;
+}
+
+test('a message to a user who left is kept: the line says so, and it reaches them when they come back', T, async (t) => {
+  const srv = await h.serve(t);
+  const alice = await toOneWhoLeft(t, srv);
   const kept = await alice.waitLine((l) => l.kept, 'the line marked kept');
   assert.equal(kept.text, 'are you still there?');
   assert.equal(kept.who, 'you → bob');
@@ -287,13 +293,7 @@ test('a message to a user who left is kept: the line says so, and it reaches the
 
 test('with --offline-max 0, a message to a user who left shows a clear error', T, async (t) => {
   const srv = await h.serve(t, ['--offline-max', '0']);
-  const alice = await joined(t, srv, 'alice');
-  const bob = await joined(t, srv, 'bob');
-  await alice.waitUntil(() => !!document.querySelector('#online li[data-user="bob"]'), 'bob in alice\'s list');
-  await alice.pick('bob');
-  await bob.close();
-  await alice.waitLine((l) => l.kind === 'offline' && l.text === 'bob left', 'bob to leave');
-  await alice.say('are you still there?');
+  const alice = await toOneWhoLeft(t, srv);
   const err = await alice.waitLine((l) => l.kind === 'error', 'an error line');
   assert.equal(err.text, 'error: user "bob" is not online');
   const visible = await alice.page.isVisible('#messages li.error');
