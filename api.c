@@ -101,8 +101,6 @@ void api_push_answer(long delivered, bool kept, const char *failure, struct api_
         refuse(r, 503, NULL, failure);
         return;
     }
-    /* A room's count is not known across nodes (each keeps its rooms'
-     * members): 0 there rather than a guess. */
     buf_printf(&r->body, "{\"delivered\":%ld,\"queued\":%d}\n", delivered < 0 ? 0 : delivered,
                kept);
 }
@@ -169,44 +167,38 @@ static size_t distinct(const char **ids, size_t n)
     return k;
 }
 
-void api_online(const struct http_request *req, time_t now, struct api_reply *r)
+bool api_online_query(const struct http_request *req, time_t now, struct api_online_query *q,
+                      struct api_reply *r)
 {
     *r = (struct api_reply){.status = 200};
     int status;
     const char *why = reader_problem(req, now, &status);
     if (why) {
         refuse(r, status, status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL, why);
-        return;
+        return false;
     }
-    long limit = online_limit(req);
-    if (limit < 0) {
+    if ((q->limit = online_limit(req)) < 0) {
         refuse(r, 400, NULL, "limit must be a whole number");
-        return;
+        return false;
     }
     char room[HTTP_MAX_REQUEST_LINE];
     long rlen = http_query_get(req->target, req->target_len, "room", room, sizeof room);
-    if (rlen == 0)
-        rlen = -1;              /* the empty name is everyone (PROTOCOL.md "Rooms") */
     const char *bad = rlen == -2 ? "room is not well percent-encoded"
-                      : rlen >= 0 ? message_room_problem(room, (size_t)rlen) : NULL;
+                      : rlen > 0 ? message_room_problem(room, (size_t)rlen) : NULL;
     if (bad) {
         refuse(r, 400, NULL, bad);
-        return;
+        return false;
     }
-    size_t count = rlen >= 0 ? connmgr_room_connections(room, (size_t)rlen) : connmgr_users();
-    const char **ids = malloc((count ? count : 1) * sizeof *ids);
-    if (!ids) {
-        refuse(r, 503, NULL, "out of memory");
-        return;
-    }
-    if (rlen < 0) {
-        count = connmgr_user_ids(ids, count);
-        qsort(ids, count, sizeof *ids, by_bytes);
-    } else {
-        long n = connmgr_room_user_ids(room, (size_t)rlen, ids, count);
-        count = n > 0 ? distinct(ids, (size_t)n) : 0;
-    }
-    size_t shown = count < (size_t)limit ? count : (size_t)limit;
+    q->room_len = rlen > 0 ? (size_t)rlen : 0; /* the empty name is everyone (PROTOCOL.md "Rooms") */
+    memcpy(q->room, room, q->room_len);
+    return true;
+}
+
+void api_online_answer(const struct api_online_query *q, const char **ids, size_t count,
+                       struct api_reply *r)
+{
+    count = distinct(ids, count);
+    size_t shown = count < (size_t)q->limit ? count : (size_t)q->limit;
     r->body = buf_make(64 + shown * (json_string_bound(MESSAGE_MAX_USER_ID) + 1));
     buf_printf(&r->body, "{\"id\":%llu,\"count\":%zu,\"users\":[",
                (unsigned long long)connmgr_last_id(), count);
@@ -219,11 +211,28 @@ void api_online(const struct http_request *req, time_t now, struct api_reply *r)
             r->body.len += json_write_string(at, &id);
     }
     buf_append(&r->body, "]}\n", 3);
-    free(ids);
     if (r->body.failed) {
         buf_free(&r->body);
         refuse(r, 503, NULL, "out of memory");
     }
+}
+
+void api_online_here(const struct api_online_query *q, struct api_reply *r)
+{
+    size_t count = q->room_len ? connmgr_room_connections(q->room, q->room_len) : connmgr_users();
+    const char **ids = malloc((count ? count : 1) * sizeof *ids);
+    if (!ids) {
+        refuse(r, 503, NULL, "out of memory");
+        return;
+    }
+    if (!q->room_len) {
+        count = connmgr_user_ids(ids, count);
+    } else {
+        long n = connmgr_room_user_ids(q->room, q->room_len, ids, count);
+        count = n > 0 ? (size_t)n : 0;
+    }
+    api_online_answer(q, ids, count, r);
+    free(ids);
 }
 
 /* ----------------------------------------------------------- preflight */

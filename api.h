@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "http.h"
+#include "message.h"
 
 struct api_reply {
     int status;             /* 200, or the HTTP status of the refusal; 0: answered later */
@@ -36,10 +37,23 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
 /* The reply to a push, from the routing script's answer. */
 void api_push_answer(long delivered, bool kept, const char *failure, struct api_reply *r);
 
-/* GET /api/online[?limit=N]: {"id":N,"count":K,"users":[...]}, the users
- * sorted by their bytes. With a token secret it needs a token valid for
- * some user, or the API key. */
-void api_online(const struct http_request *req, time_t now, struct api_reply *r);
+/* GET /api/online[?limit=N][&room=R]: {"id":N,"count":K,"users":[...]},
+ * the users sorted by their bytes. With a token secret it needs a token
+ * valid for some user, or the API key. api_online_query checks the
+ * request: true with q filled, or false with r the refusal. */
+struct api_online_query {
+    long limit;
+    char room[MESSAGE_MAX_USER_ID + 1];  /* room[0..room_len); empty: everyone */
+    size_t room_len;
+};
+bool api_online_query(const struct http_request *req, time_t now, struct api_online_query *q,
+                      struct api_reply *r);
+/* Answers q from this node's connections. */
+void api_online_here(const struct api_online_query *q, struct api_reply *r);
+/* Answers q with ids[0..count), the users (any order, each once or more;
+ * sorted in place): with several nodes, what Redis says. */
+void api_online_answer(const struct api_online_query *q, const char **ids, size_t count,
+                       struct api_reply *r);
 
 /* GET /api/preflight?userId=ID[&token=T][&origin=O]: 200 with the limits a
  * WebSocket of this user would have, or the refusal its upgrade would get. */

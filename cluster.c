@@ -1,114 +1,32 @@
 /* cluster.c - the Redis side of routing with several nodes (see cluster.h):
- * the routing script, its loading and reloading, the bus, presence counts,
- * the node's heartbeat, and the history read back at start. */
+ * the calls of the routing script (cluster_script.c) and its reloading,
+ * the node's heartbeat and presence, and the start; the bus has a file of
+ * its own (cluster_bus.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "cluster.h"
+#include "cluster_bus.h"
+#include "cluster_script.h"
 
-#define HEARTBEAT_MS 5000       /* the node's alive key is refreshed this often */
-#define HEARTBEAT_TTL "15000"   /* and lives this long (ms): a node silent past 15 s is gone */
-#define MAX_ARGS 9              /* EVALSHA sha 0 and six ARGV */
-
-/* Why the script builds the final JSON itself: the id must be taken, the
- * message kept and published in one atomic step, or two nodes could
- * publish ids out of order (A takes 5, B takes 6, B publishes first). So
- * the node encodes the Message with "id":0 last, and the script splices its
- * id in before keeping and publishing: one order on the bus, the id order.
- *
- * ARGV: 1 op, 2 node, 3 sender ("conn:serial"), 4 target, 5 json, 6 a number
- * (a Single: how many kept at most; presence: the change in connections).
- * X sets the node's whole presence at once (ARGV 5 is "user\ncount\n"
- * pairs), so a node back from an outage corrects the counts without a
- * moment at zero that would announce its users offline. Every key is under
- * the prefix and none is passed in KEYS: this is for one Redis, not a
- * Redis Cluster.
- * Bus messages are "op\nnode\nsender\ntarget\nid\njson": a userId or a room
- * has no control character, so no field but the last holds a newline. */
-static const char script[] =
-    "local p, op, node = 'pusher:', ARGV[1], ARGV[2]\n"
-    "local function next_id()\n"
-    "  if redis.call('EXISTS', p .. 'id') == 0 then\n"
-    "    local t = redis.call('TIME')\n"
-    "    redis.call('SET', p .. 'id', t[1] .. string.format('%06d', tonumber(t[2])))\n"
-    "  end\n"
-    "  return string.format('%.0f', redis.call('INCR', p .. 'id'))\n"
-    "end\n"
-    "local function seal(id, json) return string.sub(json, 1, -3) .. id .. '}' end\n"
-    "local function send(kind, target, json, hist)\n"
-    "  local id = next_id()\n"
-    "  local msg = seal(id, json)\n"
-    "  if hist then\n"
-    "    redis.call('RPUSH', hist, id .. '\\n' .. msg)\n"
-    "    redis.call('LTRIM', hist, -100, -1)\n"
-    "  end\n"
-    "  redis.call('PUBLISH', p .. 'bus', table.concat({kind, node, ARGV[3], target, id, msg}, '\\n'))\n"
-    "  return id\n"
-    "end\n"
-    "local function conns() return tonumber(redis.call('GET', p .. 'conns') or '0') end\n"
-    "local function count(key, field, delta)\n"
-    "  local n = redis.call('HINCRBY', key, field, delta)\n"
-    "  if n <= 0 then redis.call('HDEL', key, field) end\n"
-    "  return n\n"
-    "end\n"
-    "if op == 'G' then\n"
-    "  local skip = ARGV[3] == '0:0' and 0 or 1\n"
-    "  return {send('G', '', ARGV[5], p .. 'history'), conns() - skip, 0}\n"
-    "elseif op == 'R' then\n"
-    "  return {send('R', ARGV[4], ARGV[5], p .. 'room:' .. ARGV[4]), -1, 0}\n"
-    "elseif op == 'S' then\n"
-    "  local n = tonumber(redis.call('HGET', p .. 'online', ARGV[4]) or '0')\n"
-    "  if n > 0 then return {send('S', ARGV[4], ARGV[5], nil), n, 0} end\n"
-    "  local max = tonumber(ARGV[6])\n"
-    "  if max <= 0 then return {'0', 0, 2} end\n"
-    "  local id = next_id()\n"
-    "  local box = p .. 'kept:' .. ARGV[4]\n"
-    "  redis.call('RPUSH', box, seal(id, ARGV[5]))\n"
-    "  redis.call('LTRIM', box, -max, -1)\n"
-    "  return {id, 0, 1}\n"
-    "elseif op == 'P' then\n"
-    "  local delta = tonumber(ARGV[6])\n"
-    "  count(p .. 'node:' .. node, ARGV[4], delta)\n"
-    "  local all = count(p .. 'online', ARGV[4], delta)\n"
-    "  redis.call('INCRBY', p .. 'conns', delta)\n"
-    "  if (delta > 0 and all == delta) or (delta < 0 and all <= 0) then\n"
-    "    send('G', '', ARGV[5], p .. 'history')\n"
-    "  end\n"
-    "  return 0\n"
-    "elseif op == 'X' then\n"
-    "  local key = p .. 'node:' .. node\n"
-    "  local h = redis.call('HGETALL', key)\n"
-    "  for i = 1, #h, 2 do\n"
-    "    count(p .. 'online', h[i], -tonumber(h[i + 1]))\n"
-    "    redis.call('INCRBY', p .. 'conns', -tonumber(h[i + 1]))\n"
-    "  end\n"
-    "  redis.call('DEL', key)\n"
-    "  for u, n in string.gmatch(ARGV[5], '([^\\n]*)\\n(%d+)\\n') do\n"
-    "    redis.call('HSET', key, u, n)\n"
-    "    count(p .. 'online', u, tonumber(n))\n"
-    "    redis.call('INCRBY', p .. 'conns', tonumber(n))\n"
-    "  end\n"
-    "  return 0\n"
-    "elseif op == 'K' then\n"
-    "  local box = p .. 'kept:' .. ARGV[4]\n"
-    "  local v = redis.call('LRANGE', box, 0, -1)\n"
-    "  redis.call('DEL', box)\n"
-    "  return v\n"
-    "end\n"
-    "return redis.error_reply('pusher: unknown op ' .. op)\n";
+#define HEARTBEAT_MS 2000       /* the node's heartbeat is renewed, and dead nodes looked for, this often */
+#define HEARTBEAT_TTL_MS 8000   /* a heartbeat lives this long, so a dead node is reaped within 10 s */
+#define MAX_ARGS 11             /* EVALSHA sha 0 and eight ARGV */
 
 static struct {
     struct loop *loop;
     struct redis *redis;        /* NULL: one node, routing stays local */
     const struct cluster_owner *owner;
+    char *script;               /* cluster_script's text, for SCRIPT LOAD and EVAL */
+    size_t script_len;
     char sha[41];               /* SCRIPT LOAD's answer */
     char node[17];              /* this node's id on the bus and in its keys, hex */
-    char alive_key[64];         /* pusher:alive:NODE */
     bool was_down;              /* Redis went away since it was last up */
-    bool ready;                 /* the history is read back: the bus goes on from there */
+    bool setting;               /* an X (the whole presence) is on its way */
     struct loop_timer heartbeat;
+    uint64_t routed;            /* messages handed to the script */
     char problem[300];          /* why routing cannot go through Redis now */
 } g;
 
@@ -118,8 +36,10 @@ static struct {
  * EVAL where Redis answers NOSCRIPT (a restarted Redis has an empty script
  * cache). The arguments are copied into text[]. */
 struct call {
+    char op;
     cluster_done_fn *done;
     cluster_kept_fn *kept;
+    cluster_online_fn *online;
     void *data;
     bool retried;               /* sent again as EVAL already */
     size_t argc;                /* ARGV only */
@@ -128,7 +48,16 @@ struct call {
     char text[];
 };
 
+/* What a call carries beside its op and sender. */
+struct args {
+    const char *target, *json, *extra;
+    size_t target_len, json_len, extra_len;
+    long number;
+    bool templates;             /* ARGV 8: the announcements' templates */
+};
+
 static bool send_call(struct call *c);
+static void reregister(void);
 
 static void call_fail(struct call *c, const char *why)
 {
@@ -136,7 +65,32 @@ static void call_fail(struct call *c, const char *why)
         c->done(c->data, -1, false, why);
     if (c->kept)
         c->kept(c->data, NULL, 0);
+    if (c->online)
+        c->online(c->data, -1, NULL, 0, why);
+    if (c->op == 'X')
+        g.setting = false;
     free(c);
+}
+
+static void answer_route(const struct call *c, const struct resp_elem *reply)
+{
+    bool ok = reply->type == RESP_ARRAY && reply->len == 3 && reply[2].type == RESP_INTEGER &&
+              reply[3].type == RESP_INTEGER;
+    if (!ok)
+        c->done(c->data, -1, false, "Redis gave the routing script an unexpected answer");
+    else if (reply[3].integer == 2)
+        c->done(c->data, 0, false, "not online");
+    else
+        c->done(c->data, reply[2].integer, reply[3].integer == 1, NULL);
+}
+
+static void answer_online(const struct call *c, const struct resp_elem *reply)
+{
+    if (reply->type == RESP_ARRAY && reply->len == 2 && reply[1].type == RESP_INTEGER &&
+        reply[2].type == RESP_BULK)
+        c->online(c->data, reply[1].integer, reply[2].str, reply[2].len, NULL);
+    else
+        c->online(c->data, -1, NULL, 0, "Redis gave an unexpected list of users");
 }
 
 static void on_call_reply(void *data, const struct resp_elem *reply, const char *failure)
@@ -164,16 +118,19 @@ static void on_call_reply(void *data, const struct resp_elem *reply, const char 
                 c->kept(c->data, reply[i].str, reply[i].len);
         c->kept(c->data, NULL, 0);
     } else if (c->done) {
-        bool ok = reply->type == RESP_ARRAY && reply->len == 3 && reply[2].type == RESP_INTEGER &&
-                  reply[3].type == RESP_INTEGER;
-        if (!ok)
-            c->done(c->data, -1, false, "Redis gave the routing script an unexpected answer");
-        else if (reply[3].integer == 2)
-            c->done(c->data, 0, false, "not online");
-        else
-            c->done(c->data, reply[2].integer, reply[3].integer == 1, NULL);
+        answer_route(c, reply);
+    } else if (c->online) {
+        answer_online(c, reply);
     }
+    if (c->op == 'X')
+        g.setting = false;
+    /* This node was reaped (or Redis lost its keys): what was refused is
+     * in the whole presence, set again from what the node holds now. */
+    bool unregistered = reply->type == RESP_INTEGER && reply->integer == 1 &&
+                        (c->op == 'P' || c->op == 'J' || c->op == 'B');
     free(c);
+    if (unregistered)
+        reregister();
 }
 
 /* EVALSHA, or EVAL once Redis said it lacks the script. */
@@ -182,8 +139,8 @@ static bool send_call(struct call *c)
     const char *argv[MAX_ARGS + 3];
     size_t lens[MAX_ARGS + 3];
     argv[0] = c->retried ? "EVAL" : "EVALSHA";
-    argv[1] = c->retried ? script : g.sha;
-    lens[1] = c->retried ? sizeof script - 1 : 40;
+    argv[1] = c->retried ? g.script : g.sha;
+    lens[1] = c->retried ? g.script_len : 40;
     argv[2] = "0";
     lens[2] = 1;
     lens[0] = strlen(argv[0]);
@@ -194,32 +151,43 @@ static bool send_call(struct call *c)
     return redis_command(g.redis, 3 + c->argc, argv, lens, on_call_reply, c);
 }
 
-/* Calls the script with ARGV op, node, sender, target, json, number. */
-static bool call(char op, struct cluster_sender from, const char *target, size_t tlen,
-                 const char *json, size_t jlen, long number, cluster_done_fn *done,
-                 cluster_kept_fn *kept, void *data)
+/* Calls the script with op from from; c's callbacks are taken from proto. */
+static bool call(char op, struct cluster_sender from, const struct args *a,
+                 const struct call *proto)
 {
     if (cluster_problem())
         return false;
     char sender[32], num[24];
     int sl = snprintf(sender, sizeof sender, "%u:%u", from.conn, from.serial);
-    int nl = snprintf(num, sizeof num, "%ld", number);
-    const char *parts[6] = {&op, g.node, sender, target, json, num};
-    size_t lens[6] = {1, strlen(g.node), (size_t)sl, tlen, jlen, (size_t)nl};
+    int nl = snprintf(num, sizeof num, "%ld", a->number);
+    size_t tl = 0;
+    char *templates = a->templates ? g.owner->templates(&tl) : NULL;
+    if (a->templates && !templates)
+        return false;
+    const char *parts[8] = {&op, g.node, sender, a->target ? a->target : "",
+                            a->json ? a->json : "", num, a->extra ? a->extra : "",
+                            templates ? templates : ""};
+    size_t lens[8] = {1, strlen(g.node), (size_t)sl, a->target_len, a->json_len, (size_t)nl,
+                      a->extra_len, tl};
     size_t total = 0;
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < 8; i++)
         total += lens[i];
     struct call *c = malloc(sizeof *c + total + 1);
-    if (!c)
+    if (!c) {
+        free(templates);
         return false;
-    *c = (struct call){.done = done, .kept = kept, .data = data, .argc = 6};
+    }
+    *c = *proto;
+    c->op = op;
+    c->argc = 8;
     char *at = c->text;
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < 8; i++) {
         memcpy(at, parts[i], lens[i]);
         c->argv[i] = at;
         c->lens[i] = lens[i];
         at += lens[i];
     }
+    free(templates);
     if (!send_call(c)) {
         free(c);
         return false;
@@ -227,30 +195,64 @@ static bool call(char op, struct cluster_sender from, const char *target, size_t
     return true;
 }
 
+static const struct cluster_sender nobody = {0, 0};
+
 bool cluster_route(enum cluster_op op, const char *target, size_t tlen,
                    struct cluster_sender from, const char *json, size_t len, size_t keep_max,
                    cluster_done_fn *done, void *data)
 {
-    return call((char)op, from, target, tlen, json, len, (long)keep_max, done, NULL, data);
+    struct args a = {.target = target, .target_len = tlen, .json = json, .json_len = len,
+                     .number = (long)keep_max};
+    bool sent = call((char)op, from, &a, &(struct call){.done = done, .data = data});
+    if (sent)
+        g.routed++;
+    return sent;
 }
 
+/* Refused while Redis is down, or while the node is not registered: the
+ * node sets its whole presence again when it is back (reregister). */
 void cluster_presence(const char *user, size_t len, long delta, struct cluster_sender from,
                       const char *json, size_t jlen)
 {
-    /* Refused while Redis is down: the node sets its counts again when it
-     * is back (cluster_reregister). */
-    call('P', from, user, len, json, jlen, delta, NULL, NULL, NULL);
+    struct args a = {.target = user, .target_len = len, .json = json, .json_len = jlen,
+                     .number = delta};
+    call('P', from, &a, &(struct call){0});
 }
 
-void cluster_reregister(const char *pairs, size_t len)
+void cluster_membership(const char *room, size_t rlen, const char *user, size_t ulen,
+                        long delta, struct cluster_sender from, const char *json, size_t jlen)
 {
-    call('X', (struct cluster_sender){0, 0}, "", 0, pairs, len, 0, NULL, NULL, NULL);
+    struct args a = {.target = room, .target_len = rlen, .json = json, .json_len = jlen,
+                     .number = delta, .extra = user, .extra_len = ulen};
+    call('J', from, &a, &(struct call){0});
+}
+
+void cluster_reregister(const char *users, size_t ulen, const char *members, size_t mlen)
+{
+    struct args a = {.json = users, .json_len = ulen, .extra = members, .extra_len = mlen,
+                     .templates = true};
+    g.setting = call('X', nobody, &a, &(struct call){0});
+}
+
+/* Once at a time: the X on its way covers every change made before it. */
+static void reregister(void)
+{
+    if (!g.setting)
+        g.owner->reregister();
 }
 
 void cluster_take_kept(const char *user, size_t len, cluster_kept_fn *fn, void *data)
 {
-    if (!call('K', (struct cluster_sender){0, 0}, user, len, "", 0, 0, NULL, fn, data))
+    struct args a = {.target = user, .target_len = len};
+    if (!call('K', nobody, &a, &(struct call){.kept = fn, .data = data}))
         fn(data, NULL, 0);
+}
+
+void cluster_online(const char *room, size_t len, cluster_online_fn *fn, void *data)
+{
+    struct args a = {.target = room, .target_len = len};
+    if (!call('O', nobody, &a, &(struct call){.online = fn, .data = data}))
+        fn(data, -1, NULL, 0, cluster_problem() ? cluster_problem() : "Redis is not keeping up");
 }
 
 struct count {
@@ -302,19 +304,17 @@ const char *cluster_problem(void)
     return g.problem;
 }
 
-static void beat(void)
+void cluster_stats(struct cluster_stats *s)
 {
-    const char *argv[] = {"SET", g.alive_key, "1", "PX", HEARTBEAT_TTL};
-    size_t lens[5];
-    for (size_t i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
-    redis_command(g.redis, 5, argv, lens, NULL, NULL); /* refused while down: the next beat */
+    bus_stats(s);
+    s->routed = g.routed;
 }
 
 static void on_heartbeat(struct loop *l, void *data)
 {
     (void)data;
-    beat();
+    struct args a = {.number = HEARTBEAT_TTL_MS, .templates = true};
+    call('B', nobody, &a, &(struct call){0}); /* refused while down: the next beat */
     loop_timer_arm(l, &g.heartbeat, loop_now(l) + HEARTBEAT_MS);
 }
 
@@ -329,49 +329,13 @@ void cluster_redis_state(bool up)
     if (!g.was_down)
         return;
     /* Redis may have lost this node's counts (a restart) or kept them (a
-     * dropped connection): routing sets them again (cluster_reregister). */
+     * dropped connection): routing sets them again. And the bus may have
+     * gone on without this node: the histories say what it missed. */
     g.was_down = false;
+    g.setting = false;
     g.owner->reregister();
-    beat();
-}
-
-/* ------------------------------------------------------------------ bus */
-
-/* Cuts the next '\n'-ended field off *p. */
-static bool field(const char **p, const char *end, const char **f, size_t *len)
-{
-    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-    if (!nl)
-        return false;
-    *f = *p;
-    *len = (size_t)(nl - *p);
-    *p = nl + 1;
-    return true;
-}
-
-static void on_bus(void *data, const char *channel, size_t channel_len, const char *payload,
-                   size_t len)
-{
-    (void)data, (void)channel, (void)channel_len;
-    if (!g.ready)
-        return;                 /* at start, before the history: it holds these */
-    const char *p = payload, *end = payload + len, *kind, *node, *sender, *id;
-    size_t kl, nl, sl, il;
-    struct cluster_msg m = {0};
-    if (!field(&p, end, &kind, &kl) || !field(&p, end, &node, &nl) ||
-        !field(&p, end, &sender, &sl) || !field(&p, end, &m.target, &m.target_len) ||
-        !field(&p, end, &id, &il) || kl != 1)
-        return;                 /* not a message of ours */
-    m.op = kind[0];
-    m.mine = nl == strlen(g.node) && memcmp(node, g.node, nl) == 0;
-    char text[40];
-    snprintf(text, sizeof text, "%.*s", (int)(sl < 39 ? sl : 39), sender);
-    sscanf(text, "%u:%u", &m.from.conn, &m.from.serial);
-    snprintf(text, sizeof text, "%.*s", (int)(il < 39 ? il : 39), id);
-    m.id = strtoull(text, NULL, 10);
-    m.json = p;
-    m.json_len = (size_t)(end - p);
-    g.owner->deliver(&m);
+    on_heartbeat(g.loop, NULL);
+    bus_fill_gap();
 }
 
 /* ---------------------------------------------------------------- start */
@@ -394,26 +358,6 @@ static void on_load(void *data, const struct resp_elem *reply, const char *failu
         memcpy(w->sha, reply->str, 40);
 }
 
-static void on_history(void *data, const struct resp_elem *reply, const char *failure)
-{
-    struct wait *w = data;
-    w->done = true;
-    if (!reply || reply->type != RESP_ARRAY) {
-        w->failure = failure ? failure : "LRANGE of the history failed";
-        return;
-    }
-    for (size_t i = 1; i < reply->next; i++) {
-        const char *nl = reply[i].type == RESP_BULK ? memchr(reply[i].str, '\n', reply[i].len)
-                                                     : NULL;
-        if (!nl)
-            continue;
-        char id[24];
-        snprintf(id, sizeof id, "%.*s", (int)(nl - reply[i].str), reply[i].str);
-        g.owner->history("", 0, strtoull(id, NULL, 10), nl + 1,
-                         reply[i].len - (size_t)(nl + 1 - reply[i].str));
-    }
-}
-
 static int await(struct wait *w, char *why, size_t cap)
 {
     while (!w->done)
@@ -425,8 +369,8 @@ static int await(struct wait *w, char *why, size_t cap)
     return 0;
 }
 
-int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o, char *why,
-                  size_t cap)
+int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o,
+                  size_t max_room_histories, char *why, size_t cap)
 {
     uint64_t id;
     if (getrandom(&id, sizeof id, 0) != sizeof id) {
@@ -437,24 +381,19 @@ int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o
     g.redis = r;
     g.owner = o;
     snprintf(g.node, sizeof g.node, "%016llx", (unsigned long long)id);
-    snprintf(g.alive_key, sizeof g.alive_key, "pusher:alive:%s", g.node);
-
+    if (!(g.script = cluster_script(max_room_histories, &g.script_len))) {
+        snprintf(why, cap, "out of memory");
+        goto fail;
+    }
     struct wait w = {0};
-    const char *load[] = {"SCRIPT", "LOAD", script};
-    size_t load_lens[] = {6, 4, sizeof script - 1};
+    const char *load[] = {"SCRIPT", "LOAD", g.script};
+    size_t load_lens[] = {6, 4, g.script_len};
     if (!redis_command(r, 3, load, load_lens, on_load, &w) || await(&w, why, cap) < 0)
         goto fail;
     memcpy(g.sha, w.sha, sizeof g.sha);
-    if (redis_subscribe(r, "pusher:bus", 10, false, on_bus, NULL) < 0) {
-        snprintf(why, cap, "cannot subscribe to pusher:bus");
+    g.owner->reregister();      /* registers the node, with no one yet */
+    if (bus_start(l, r, g.node, o, why, cap) < 0)
         goto fail;
-    }
-    w = (struct wait){0};
-    const char *range[] = {"LRANGE", "pusher:history", "0", "-1"};
-    size_t range_lens[] = {6, 14, 1, 2};
-    if (!redis_command(r, 4, range, range_lens, on_history, &w) || await(&w, why, cap) < 0)
-        goto fail;
-    g.ready = true;
     g.heartbeat = (struct loop_timer){.fn = on_heartbeat};
     on_heartbeat(l, NULL);
     return 0;

@@ -1,9 +1,12 @@
 /* cluster.h - the Redis side of routing with several nodes (PROTOCOL.md
- * "Several nodes"): one Lua script gives each message its id, keeps it in
- * the history or for an offline user, and publishes it on the bus; the
- * bus brings every message, this node's own included, back in id order;
- * presence is counted per node and for the cluster. connmgr.c decides
- * where messages go; this file only talks to Redis, through redis.h. */
+ * "Several nodes"): one Lua script (cluster_script.c) gives each message
+ * its id, keeps it in a history or for an offline user, and publishes it
+ * on the bus; the bus brings every message, this node's own included, back
+ * in id order, each once, what it skipped filled from the histories;
+ * presence and room membership are counted per node and for the cluster,
+ * and a node whose heartbeat stops is reaped by the others. connmgr.c
+ * decides where messages go; this file only talks to Redis, through
+ * redis.h. */
 #ifndef CLUSTER_H
 #define CLUSTER_H
 
@@ -39,22 +42,27 @@ struct cluster_msg {
     size_t json_len;
 };
 
-/* Routing's side: every bus message goes to deliver; once Redis is back
- * after being away, reregister is called to count the node's users again
- * (cluster_reregister). */
+/* Routing's side. Every message goes to deliver, once, in id order: off
+ * the bus, or read back from a history (at start, and where the bus
+ * skipped some). reregister is asked for the node's whole presence
+ * (cluster_reregister) whenever Redis may have lost it: at start, after an
+ * outage, and after the node was reaped. templates gives an Online, an
+ * Offline, a Join and a Leave, id 0 and "from" and "to" empty, one a line
+ * (malloc'd, *len bytes), for the announcements the script makes itself.
+ * rooms calls fn for each room with a connection on this node. */
 struct cluster_owner {
     void (*deliver)(const struct cluster_msg *m);
     void (*reregister)(void);
-    /* A history entry read back at start, oldest first (room "": everyone's). */
-    void (*history)(const char *room, size_t room_len, uint64_t id, const char *json,
-                    size_t len);
+    char *(*templates)(size_t *len);
+    void (*rooms)(void (*fn)(void *data, const char *room, size_t len), void *data);
 };
 
-/* Loads the script, subscribes to the bus and reads everyone's history
- * back, running l until done; from then on routing goes through Redis.
- * 0, or -1 with why. */
-int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o, char *why,
-                  size_t cap);
+/* Loads the script (which forgets rooms' histories past
+ * max_room_histories), subscribes to the bus, registers the node and reads
+ * the histories back, running l until done; from then on routing goes
+ * through Redis. 0, or -1 with why. */
+int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o,
+                  size_t max_room_histories, char *why, size_t cap);
 /* Is routing going through Redis (--redis)? */
 bool cluster_on(void);
 /* Why messages cannot be routed now (Redis is down); NULL when they can
@@ -82,10 +90,15 @@ bool cluster_route(enum cluster_op op, const char *target, size_t tlen,
  * like a Group from from. */
 void cluster_presence(const char *user, size_t len, long delta, struct cluster_sender from,
                       const char *json, size_t jlen);
-/* Sets this node's whole presence, pairs[0..len) being "user\ncount\n"
- * for each of its users, correcting the cluster's counts, announcing
- * nothing (routing's reregister, after an outage). */
-void cluster_reregister(const char *pairs, size_t len);
+/* The same for user[0..ulen)'s connections in room[0..rlen), json being
+ * its Join or its Leave. */
+void cluster_membership(const char *room, size_t rlen, const char *user, size_t ulen,
+                        long delta, struct cluster_sender from, const char *json, size_t jlen);
+/* Sets this node's whole presence: users[0..ulen) holds "user\ncount\n"
+ * for each of its users, members[0..mlen) "room\nuser\ncount\n" for each
+ * user in a room. The cluster's counts are corrected, and whoever that
+ * brings from no connection anywhere to some, or back, is announced. */
+void cluster_reregister(const char *users, size_t ulen, const char *members, size_t mlen);
 
 /* The user's kept messages, taken from Redis (so no other node sends them
  * again): fn is called once per message, oldest first, then once with
@@ -97,6 +110,22 @@ void cluster_take_kept(const char *user, size_t len, cluster_kept_fn *fn, void *
  * fn(data, -1, why) when Redis cannot say. Called exactly once. */
 typedef void cluster_count_fn(void *data, long n, const char *failure);
 void cluster_connections(cluster_count_fn *fn, void *data);
+
+/* The users online on all nodes (room empty) or in room[0..len): fn(data,
+ * count, names, len, NULL), names being every userId, one a line, in no
+ * order; or fn(data, -1, NULL, 0, why). Called exactly once. */
+typedef void cluster_online_fn(void *data, long count, const char *names, size_t len,
+                               const char *failure);
+void cluster_online(const char *room, size_t len, cluster_online_fn *fn, void *data);
+
+/* What /metrics shows of the bus. */
+struct cluster_stats {
+    uint64_t routed;            /* messages handed to the script, to go out on the bus */
+    uint64_t received;          /* bus messages received */
+    uint64_t gaps;              /* times the bus skipped messages, filled from the histories */
+    uint64_t lost;              /* bus messages dropped while a gap was filled (no room to hold them) */
+};
+void cluster_stats(struct cluster_stats *s);
 
 /* Redis came up (again) or went down: pusher.c's state callback says so. */
 void cluster_redis_state(bool up);

@@ -191,15 +191,21 @@ static void announce_room(int type, const struct conn *c, struct room *r)
     size_t len;
     const char *name = rooms_name(r, &len);
     struct message m = {.message_type = type, .from = {u->id, u->len}, .to = {name, len}};
-    if (cluster_on()) {
-        connmgr_bus_send(CLUSTER_ROOM, &m, c, NULL, NULL);
-        return;
-    }
     struct frame *f = store_encode(&m);
     if (!f)
         return;
     connmgr_to_room(r, f, m.id, c);
     frame_unref(f);
+}
+
+/* c is in r now: where that makes its user's first connection there (on
+ * any node), the others hear a Join. */
+static void room_joined(struct conn *c, struct room *r)
+{
+    if (cluster_on())
+        connmgr_bus_room(MSG_JOIN, c, r, 1);
+    else if (!user_elsewhere_in(c, r))
+        announce_room(MSG_JOIN, c, r);
 }
 
 static void join_room(struct conn *c, const struct message *m)
@@ -228,14 +234,15 @@ static void join_room(struct conn *c, const struct message *m)
     /* The history first, then the others hear of it: the joining
      * connection never sees its own Join. */
     store_replay_room(c, r, m->since > 0 ? (uint64_t)m->since : 0);
-    if (!user_elsewhere_in(c, r))
-        announce_room(MSG_JOIN, c, r);
+    room_joined(c, r);
 }
 
 /* c leaves r, one of its rooms; its user's last connection there says so. */
 static void leave_room(struct conn *c, struct room *r)
 {
-    if (!user_elsewhere_in(c, r))
+    if (cluster_on())
+        connmgr_bus_room(MSG_LEAVE, c, r, -1);
+    else if (!user_elsewhere_in(c, r))
         announce_room(MSG_LEAVE, c, r);
     rooms_leave(c, r);
 }
@@ -305,8 +312,7 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
     struct room *const *in;
     size_t n = rooms_of(c, &in);
     for (size_t i = 0; i < n; i++)
-        if (!user_elsewhere_in(c, in[i]))
-            announce_room(MSG_JOIN, c, in[i]);
+        room_joined(c, in[i]);
     return 0;
 }
 

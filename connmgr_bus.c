@@ -2,8 +2,9 @@
  * nodes"): with --redis a message is not sent from where it came in. It
  * goes to the routing script (cluster.c), which gives it its id and
  * publishes it, and every node, this one included, sends it on from the
- * bus (from_bus), so all see one order, the id order. Presence is counted
- * in Redis too, so Online and Offline go out once for the cluster. */
+ * bus (from_bus), so all see one order, the id order. Presence and room
+ * membership are counted in Redis too, so Online and Offline, Join and
+ * Leave go out once for the cluster. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,21 @@ void connmgr_bus_presence(int type, const struct user *u, long delta, const stru
     free(json);
 }
 
+/* A Join (delta 1) or a Leave (-1) of c's user in r, which the script
+ * sends where that makes the user's first connection in r anywhere, or
+ * its last. */
+void connmgr_bus_room(int type, const struct conn *c, struct room *r, long delta)
+{
+    const struct user *u = connmgr_member(c)->user;
+    size_t rlen, len;
+    const char *name = rooms_name(r, &rlen);
+    struct message m = {.message_type = type, .from = {u->id, u->len}, .to = {name, rlen}};
+    char *json = store_json(&m, &len);
+    if (json)
+        cluster_membership(name, rlen, u->id, u->len, delta, sender_of(c), json, len);
+    free(json);
+}
+
 /* Kept messages come from Redis, taken there so no other node sends them
  * again; to the connection that asked, while it is open. */
 static void on_kept(void *data, const char *json, size_t len)
@@ -149,38 +165,105 @@ static void from_bus(const struct cluster_msg *m)
     frame_unref(f);
 }
 
-/* Redis is back: this node's users and their connection counts, at once. */
+/* How many of the connections of a user, from id on in its list, are in r. */
+static unsigned in_room_from(uint32_t id, const struct room *r)
+{
+    unsigned n = 0;
+    for (const struct member *m; id != NO_MEMBER; id = m->next) {
+        m = connmgr_member_by_id(id);
+        n += rooms_has(conn_by_id((int)id), r);
+    }
+    return n;
+}
+
+/* u's rooms, each once, with its connections in each: "room\nuser\ncount\n". */
+static void user_rooms(struct buf *b, const struct user *u)
+{
+    for (uint32_t id = u->members; id != NO_MEMBER; id = connmgr_member_by_id(id)->next) {
+        struct room *const *in;
+        size_t n = rooms_of(conn_by_id((int)id), &in);
+        for (size_t i = 0; i < n; i++) {
+            unsigned here = in_room_from(id, in[i]);
+            if (here != in_room_from(u->members, in[i]))
+                continue;       /* an earlier connection of u counted this room */
+            size_t len;
+            const char *name = rooms_name(in[i], &len);
+            buf_printf(b, "%.*s\n%s\n%u\n", (int)len, name, u->id, here);
+        }
+    }
+}
+
+/* This node's users and their connections, and their rooms, at once (at
+ * start, after an outage, after being reaped). */
 static void reregister(void)
 {
     const uint32_t *ids;
     size_t n = connmgr_open_ids(&ids);
-    struct buf b = buf_make(64 * n + 64);
+    /* As much as the client sends in one command. */
+    struct buf users = buf_make(32u << 20), members = buf_make(32u << 20);
     for (size_t i = 0; i < n; i++) {
         const struct user *u = connmgr_member_by_id(ids[i])->user;
-        if (u->members == ids[i])           /* once per user: at its first connection */
-            buf_printf(&b, "%s\n%u\n", u->id, u->nconns);
+        if (u->members != ids[i])
+            continue;           /* once per user: at its first connection */
+        buf_printf(&users, "%s\n%u\n", u->id, u->nconns);
+        user_rooms(&members, u);
     }
-    if (!b.failed)
-        cluster_reregister(b.data ? b.data : "", b.len);
-    buf_free(&b);
+    if (!users.failed && !members.failed)
+        cluster_reregister(users.data ? users.data : "", users.len,
+                           members.data ? members.data : "", members.len);
+    buf_free(&users);
+    buf_free(&members);
 }
 
-static void from_history(const char *room, size_t room_len, uint64_t id, const char *json,
-                         size_t len)
+/* The script's announcements, from one encoder: Online, Offline, Join,
+ * Leave, with "from" and "to" empty. */
+static char *templates(size_t *len)
 {
-    (void)room, (void)room_len;
-    struct frame *f = frame_make(WS_OP_TEXT, json, len);
-    if (f) {
-        store_seen_id(id);
-        store_remember(NULL, f, id);
-        frame_unref(f);
+    static const int types[] = {MSG_ONLINE, MSG_OFFLINE, MSG_JOIN, MSG_LEAVE};
+    struct buf b = buf_make(1024);
+    for (size_t i = 0; i < 4; i++) {
+        struct message m = {.message_type = types[i]};
+        size_t n;
+        char *json = store_json(&m, &n);
+        if (json)
+            buf_append(&b, json, n);
+        else
+            b.failed = true;
+        buf_append(&b, "\n", 1);
+        free(json);
+    }
+    if (b.failed) {
+        buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.data;
+}
+
+/* Each room with a connection here, once: at its first member. */
+static void local_rooms(void (*fn)(void *data, const char *room, size_t len), void *data)
+{
+    const uint32_t *ids;
+    size_t n = connmgr_open_ids(&ids);
+    for (size_t i = 0; i < n; i++) {
+        struct room *const *in;
+        size_t k = rooms_of(conn_by_id((int)ids[i]), &in);
+        for (size_t j = 0; j < k; j++) {
+            const uint32_t *members;
+            size_t len;
+            rooms_members(in[j], &members);
+            const char *name = rooms_name(in[j], &len);
+            if (members[0] == ids[i])
+                fn(data, name, len);
+        }
     }
 }
 
 static const struct cluster_owner owner = {
     .deliver = from_bus,
     .reregister = reregister,
-    .history = from_history,
+    .templates = templates,
+    .rooms = local_rooms,
 };
 
 const struct cluster_owner *connmgr_cluster_owner(void)

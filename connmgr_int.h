@@ -48,11 +48,13 @@ const char *connmgr_refusal(const struct message *m, bool pushed);
 /* connmgr_bus.c, with --redis: m (stamped, id 0) to the routing script
  * from the sender c (NULL: a push), done hearing how it went; a client's
  * message routed that way; a user's Online or Offline as the presence
- * script decides; a new connection counted and given its kept messages. */
+ * script decides; a Join or Leave of c's user in r, likewise; a new
+ * connection counted and given its kept messages. */
 bool connmgr_bus_send(enum cluster_op op, struct message *m, const struct conn *c,
                       cluster_done_fn *done, void *data);
 void connmgr_bus_route(struct conn *from, struct message *m);
 void connmgr_bus_presence(int type, const struct user *u, long delta, const struct conn *c);
+void connmgr_bus_room(int type, const struct conn *c, struct room *r, long delta);
 void connmgr_bus_joined(struct conn *c, const struct user *u);
 
 #endif

@@ -2,12 +2,13 @@
  * samples for each series, gauges from routing, counters from stats.h. */
 #include <inttypes.h>
 
+#include "cluster.h"
 #include "connmgr.h"
-#include "store.h"
 #include "metrics.h"
 #include "offline.h"
 #include "rooms.h"
 #include "stats.h"
+#include "store.h"
 #include "tls.h"
 
 static const struct redis *redis; /* --redis's client, or NULL */
@@ -71,5 +72,11 @@ void metrics_write(struct buf *b)
         buf_printf(b, "# TYPE pusher_redis_rtt_seconds gauge\npusher_redis_rtt_seconds %.6f\n",
                    (double)redis_rtt_us(redis) / 1e6);
         counter(b, "pusher_redis_reconnects_total", redis_reconnects(redis));
+        struct cluster_stats bus;
+        cluster_stats(&bus);
+        counter(b, "pusher_bus_messages_out_total", bus.routed);
+        counter(b, "pusher_bus_messages_in_total", bus.received);
+        counter(b, "pusher_bus_gaps_total", bus.gaps);
+        counter(b, "pusher_bus_lost_total", bus.lost);
     }
 }

@@ -240,10 +240,11 @@ static int start_redis(struct loop *l, const struct config *cfg, struct redis **
 
 /* With --redis: the routing script loaded, the bus subscribed, everyone's
  * history read back, before anything is served; exit 2 when that fails. */
-static int start_cluster(struct loop *l, struct redis *r)
+static int start_cluster(struct loop *l, struct redis *r, long max_room_histories)
 {
     char why[256] = "";
-    if (cluster_start(l, r, connmgr_cluster_owner(), why, sizeof why) < 0) {
+    if (cluster_start(l, r, connmgr_cluster_owner(), (size_t)max_room_histories, why,
+                      sizeof why) < 0) {
         fprintf(stderr, "pusher: cannot route through Redis: %s\n", why);
         return 2;
     }
@@ -309,7 +310,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pusher: out of memory\n");
         return 1;
     }
-    if (redis && start_cluster(l, redis) != 0)
+    if (redis && start_cluster(l, redis, cfg.max_room_histories) != 0)
         return 2;
     if (cfg.journal &&
         journal_open(l, cfg.journal, cfg.fsync, cfg.journal_repair, store_journal_owner()) < 0)

@@ -244,6 +244,65 @@ static void serve_admin(struct conn *c, bool head_only)
     cluster_connections(on_counted, w);
 }
 
+/* /api/online with --redis: the users of all nodes, from Redis. */
+struct online_later {
+    struct later to;
+    struct api_online_query q;
+};
+
+static void on_online(void *data, long count, const char *names, size_t len,
+                      const char *failure)
+{
+    struct online_later *w = data;
+    struct conn *c = conn_by_id(w->to.id);
+    const char **ids = failure ? NULL : malloc(((size_t)count + 1) * sizeof *ids);
+    char *text = ids ? malloc(len + 1) : NULL;
+    if (c == w->to.c && conn_is_open(c)) {
+        struct api_reply r = {.status = 200};
+        if (!text) {
+            refuse(c, 503, NULL, failure ? failure : "out of memory");
+        } else {
+            /* One name a line: cut at each newline. */
+            memcpy(text, names, len);
+            text[len] = '\0';
+            size_t n = 0;
+            for (char *p = text, *nl; len && n < (size_t)count; p = nl + 1) {
+                ids[n++] = p;
+                if (!(nl = strchr(p, '\n')))
+                    break;
+                *nl = '\0';
+            }
+            api_online_answer(&w->q, ids, n, &r);
+            answer_api(c, &r, w->to.head);
+        }
+    }
+    free(text);
+    free(ids);
+    free(w);
+}
+
+static void serve_online(struct conn *c, const struct http_request *req, bool head_only)
+{
+    struct api_reply r;
+    struct api_online_query q;
+    if (!api_online_query(req, time(NULL), &q, &r)) {
+        answer_api(c, &r, head_only);
+        return;
+    }
+    if (!cluster_on()) {
+        api_online_here(&q, &r);
+        answer_api(c, &r, head_only);
+        return;
+    }
+    struct online_later *w = malloc(sizeof *w);
+    if (!w) {
+        refuse(c, 503, NULL, "out of memory");
+        return;
+    }
+    *w = (struct online_later){.to = {.c = c, .id = conn_id(c), .head = head_only}, .q = q};
+    cluster_online(q.room, q.room_len, on_online, w);
+}
+
 static void serve_file(struct conn *c, const char *path, size_t plen, bool head_only)
 {
     char decoded[1024];
@@ -301,8 +360,7 @@ static void dispatch(struct conn *c, const struct http_request *req, const char 
     } else if (path_is(path, plen, "/metrics")) {
         serve_metrics(c, head);
     } else if (path_is(path, plen, "/api/online")) {
-        api_online(req, time(NULL), &r);
-        answer_api(c, &r, head);
+        serve_online(c, req, head);
     } else if (path_is(path, plen, "/api/preflight")) {
         api_preflight(req, connmgr_connections(), time(NULL), &r);
         answer_api(c, &r, head);

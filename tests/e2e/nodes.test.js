@@ -193,3 +193,80 @@ test('a Group to a room reaches its members on every node, Join included', h.T, 
   assert.equal((await out.sync()).filter((x) => x.content === 'in the lobby').length, 0, 'not to non-members');
   assert.equal((await a.sync()).filter((x) => x.content === 'in the lobby').length, 0, 'not to the sender');
 });
+
+test('Join and Leave once per user and room over two nodes', h.T, async (t) => {
+  const { nodes } = await cluster(t, 2);
+  const watcher = await h.connect(nodes[0], 'jw', { query: 'rooms=club' });
+  await watcher.sync();
+  const u1 = await h.connect(nodes[0], 'ju', { query: 'rooms=club' });
+  await u1.sync();
+  const u2 = await h.connect(nodes[1], 'ju');
+  await u2.sync();
+  u2.send({ messageType: 5, to: 'club' });
+  await u2.sync();
+  const joins = (await watcher.sync()).filter((m) => m.messageType === 5 && m.from === 'ju');
+  assert.equal(joins.length, 1, `one Join for two connections on two nodes: ${h.clip(JSON.stringify(joins))}`);
+  assert.equal(joins[0].to, 'club');
+  h.assertFull(joins[0]);
+
+  await u1.close();
+  await h.sleep(300);
+  assert.equal((await watcher.sync()).filter((m) => m.messageType === 6).length, 0,
+    'no Leave while the other node still has ju in the room');
+  u2.send({ messageType: 6, to: 'club' });
+  const leave = await watcher.take((m) => m.messageType === 6 && m.from === 'ju', 'the Leave of ju');
+  assert.equal(leave.to, 'club');
+  await h.sleep(300);
+  assert.equal((await watcher.sync()).filter((m) => m.messageType === 6).length, 0, 'only one Leave');
+
+  // Closing is leaving too, counted over the nodes.
+  const v1 = await h.connect(nodes[1], 'jv', { query: 'rooms=club' });
+  await watcher.take((m) => m.messageType === 5 && m.from === 'jv', 'the Join of jv');
+  await v1.close();
+  await watcher.take((m) => m.messageType === 6 && m.from === 'jv', 'the Leave of jv, by closing');
+});
+
+test('/api/online and ?room= answer for every node; a push to a room counts every node', h.T, async (t) => {
+  const { nodes } = await cluster(t, 2);
+  const cs = [await h.connect(nodes[0], 'oa', { query: 'rooms=den' }), await h.connect(nodes[1], 'ob', { query: 'rooms=den' }),
+    await h.connect(nodes[1], 'ob'), await h.connect(nodes[1], 'oc')];
+  await h.settle(...cs);
+  for (const n of nodes) {
+    const all = JSON.parse((await h.get(n, '/api/online')).body);
+    assert.equal(all.count, 3);
+    assert.deepEqual(all.users, ['oa', 'ob', 'oc']);
+    const some = JSON.parse((await h.get(n, '/api/online?limit=2')).body);
+    assert.deepEqual([some.count, some.users], [3, ['oa', 'ob']]);
+    const den = JSON.parse((await h.get(n, '/api/online?room=den')).body);
+    assert.deepEqual([den.count, den.users], [2, ['oa', 'ob']]);
+    const none = JSON.parse((await h.get(n, '/api/online?room=nowhere')).body);
+    assert.deepEqual([none.count, none.users], [0, []]);
+  }
+  const res = await h.push(nodes[0], { messageType: 1, to: 'den', content: 'to the den' },
+    { Authorization: `Bearer ${KEY}` });
+  assert.equal(res.status, 200, res.body);
+  assert.deepEqual(JSON.parse(res.body), { delivered: 2, queued: 0 });
+  for (const c of cs.slice(0, 2)) await c.take((m) => m.content === 'to the den', 'the push to the room');
+  await cs[3].close();
+  await h.waitFor(async () => JSON.parse((await h.get(nodes[0], '/api/online')).body).count === 2,
+    'oc gone from /api/online on the other node');
+});
+
+test('a node started later has the rooms\' histories, since= included', h.T, async (t) => {
+  const { redis, nodes } = await cluster(t, 1);
+  const a = await h.connect(nodes[0], 'ha', { query: 'rooms=attic' });
+  await a.sync();
+  for (const c of ['r1', 'r2', 'r3']) a.send({ messageType: 1, to: 'attic', content: c });
+  a.send({ messageType: 1, content: 'to everyone' });
+  await a.sync();
+  const late = await h.serve(t, ['--redis', redis.addr, '--api-key', KEY]);
+  const b = await h.connect(late, 'hb', { query: 'rooms=attic' });
+  const got = (await b.sync()).filter((m) => m.messageType === 1);
+  assert.deepEqual(got.map((m) => m.content), ['r1', 'r2', 'r3', 'to everyone'], 'merged in id order');
+  assert.ok(got.slice(0, 3).every((m) => m.to === 'attic'));
+  const c = await h.connect(late, 'hc');
+  await c.sync();
+  c.send({ messageType: 5, to: 'attic', since: got[1].id });
+  const after = (await c.sync()).filter((m) => m.messageType === 1);
+  assert.deepEqual(after.map((m) => m.content), ['r3']);
+});

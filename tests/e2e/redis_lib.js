@@ -51,11 +51,58 @@ class Redis {
     }, `redis-server to accept on ${this.sock}`, 5000);
   }
 
+  // One command on a connection of its own; resolves to the reply, read
+  // just enough to serve the tests (a simple string, an error, an integer,
+  // a bulk string, or an array of those).
+  command(...args) {
+    return h.withTimeout(new Promise((resolve, reject) => {
+      const s = net.connect(this.sock);
+      let buf = Buffer.alloc(0);
+      s.on('error', reject);
+      s.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        const r = parseReply(buf, 0);
+        if (r) { s.destroy(); resolve(r.value); }
+      });
+      s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')}`);
+    }), 5000, `redis ${args.join(' ')}`);
+  }
+
   async kill(sig = 'SIGKILL') {
     if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     this.proc.kill(sig);
     await this.exited;
   }
+}
+
+// A RESP2 reply at buf[at..]: { value, end }, or null for "need more".
+function parseReply(buf, at) {
+  const nl = buf.indexOf('\r\n', at);
+  if (nl < 0) return null;
+  const line = buf.toString('utf8', at + 1, nl);
+  const type = String.fromCharCode(buf[at]);
+  if (type === '+') return { value: line, end: nl + 2 };
+  if (type === '-') return { value: new Error(line), end: nl + 2 };
+  if (type === ':') return { value: Number(line), end: nl + 2 };
+  if (type === '$') {
+    const n = Number(line);
+    if (n < 0) return { value: null, end: nl + 2 };
+    if (buf.length < nl + 2 + n + 2) return null;
+    return { value: buf.toString('utf8', nl + 2, nl + 2 + n), end: nl + 2 + n + 2 };
+  }
+  if (type === '*') {
+    const n = Number(line);
+    const out = [];
+    let end = nl + 2;
+    for (let i = 0; i < n; i++) {
+      const r = parseReply(buf, end);
+      if (!r) return null;
+      out.push(r.value);
+      end = r.end;
+    }
+    return { value: out, end };
+  }
+  throw new Error(`not a RESP reply: ${line}`);
 }
 
 module.exports = { Redis, redisServerPath };
