@@ -10,6 +10,7 @@
 #include "cluster.h"
 #include "cluster_bus.h"
 #include "cluster_script.h"
+#include "stats.h"
 
 #define HEARTBEAT_MS 2000       /* the node's heartbeat is renewed, and dead nodes looked for, this often */
 #define HEARTBEAT_TTL_MS 8000   /* a heartbeat lives this long, so a dead node is reaped within 10 s */
@@ -64,7 +65,7 @@ static void call_fail(struct call *c, const char *why)
     if (c->done)
         c->done(c->data, -1, false, why);
     if (c->kept)
-        c->kept(c->data, NULL, 0);
+        c->kept(c->data, 0, NULL, 0);
     if (c->online)
         c->online(c->data, -1, NULL, 0, why);
     if (c->op == 'X')
@@ -72,14 +73,22 @@ static void call_fail(struct call *c, const char *why)
     free(c);
 }
 
+/* {id, delivered, how (0 sent, 1 kept, 2 not online, 3 too big to keep),
+ * and for a kept one how many older ones it pushed out}. */
 static void answer_route(const struct call *c, const struct resp_elem *reply)
 {
-    bool ok = reply->type == RESP_ARRAY && reply->len == 3 && reply[2].type == RESP_INTEGER &&
+    bool ok = reply->type == RESP_ARRAY && reply->len >= 3 && reply[2].type == RESP_INTEGER &&
               reply[3].type == RESP_INTEGER;
+    if (ok && reply->len >= 4 && reply[4].type == RESP_INTEGER && reply[4].integer > 0)
+        stats.offline_dropped += (uint64_t)reply[4].integer;
+    if (!c->done)
+        return;
     if (!ok)
         c->done(c->data, -1, false, "Redis gave the routing script an unexpected answer");
     else if (reply[3].integer == 2)
         c->done(c->data, 0, false, "not online");
+    else if (reply[3].integer == 3)
+        c->done(c->data, 0, false, "the message is larger than --offline-bytes");
     else
         c->done(c->data, reply[2].integer, reply[3].integer == 1, NULL);
 }
@@ -91,6 +100,17 @@ static void answer_online(const struct call *c, const struct resp_elem *reply)
         c->online(c->data, reply[1].integer, reply[2].str, reply[2].len, NULL);
     else
         c->online(c->data, -1, NULL, 0, "Redis gave an unexpected list of users");
+}
+
+/* A kept message as Redis keeps it, "id\njson", to c's callback. */
+static void kept_entry(const struct call *c, const char *entry, size_t len)
+{
+    const char *nl = memchr(entry, '\n', len);
+    if (!nl || nl - entry > 20)
+        return;
+    char id[24];
+    snprintf(id, sizeof id, "%.*s", (int)(nl - entry), entry);
+    c->kept(c->data, strtoull(id, NULL, 10), nl + 1, len - (size_t)(nl + 1 - entry));
 }
 
 static void on_call_reply(void *data, const struct resp_elem *reply, const char *failure)
@@ -115,9 +135,9 @@ static void on_call_reply(void *data, const struct resp_elem *reply, const char 
     if (c->kept) {
         for (size_t i = 1; reply->type == RESP_ARRAY && i < reply->next; i++)
             if (reply[i].type == RESP_BULK)
-                c->kept(c->data, reply[i].str, reply[i].len);
-        c->kept(c->data, NULL, 0);
-    } else if (c->done) {
+                kept_entry(c, reply[i].str, reply[i].len);
+        c->kept(c->data, 0, NULL, 0);
+    } else if (c->op == CLUSTER_GROUP || c->op == CLUSTER_ROOM || c->op == CLUSTER_SINGLE) {
         answer_route(c, reply);
     } else if (c->online) {
         answer_online(c, reply);
@@ -245,7 +265,19 @@ void cluster_take_kept(const char *user, size_t len, cluster_kept_fn *fn, void *
 {
     struct args a = {.target = user, .target_len = len};
     if (!call('K', nobody, &a, &(struct call){.kept = fn, .data = data}))
-        fn(data, NULL, 0);
+        fn(data, 0, NULL, 0);
+}
+
+void cluster_give_back(const char *user, size_t ulen, const char *entries, size_t len)
+{
+    struct args a = {.target = user, .target_len = ulen, .json = entries, .json_len = len};
+    call('T', nobody, &a, &(struct call){0});
+}
+
+bool cluster_reply(struct cluster_sender from, const char *json, size_t len)
+{
+    struct args a = {.json = json, .json_len = len};
+    return call(CLUSTER_REPLY, from, &a, &(struct call){0});
 }
 
 void cluster_online(const char *room, size_t len, cluster_online_fn *fn, void *data)
@@ -289,6 +321,12 @@ void cluster_connections(cluster_count_fn *fn, void *data)
 }
 
 /* ---------------------------------------------------------------- state */
+
+void cluster_flush(void)
+{
+    if (g.redis)
+        redis_flush(g.redis);
+}
 
 bool cluster_on(void)
 {
@@ -370,7 +408,7 @@ static int await(struct wait *w, char *why, size_t cap)
 }
 
 int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o,
-                  size_t max_room_histories, char *why, size_t cap)
+                  const struct cluster_limits *lim, char *why, size_t cap)
 {
     uint64_t id;
     if (getrandom(&id, sizeof id, 0) != sizeof id) {
@@ -381,7 +419,7 @@ int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o
     g.redis = r;
     g.owner = o;
     snprintf(g.node, sizeof g.node, "%016llx", (unsigned long long)id);
-    if (!(g.script = cluster_script(max_room_histories, &g.script_len))) {
+    if (!(g.script = cluster_script(lim, &g.script_len))) {
         snprintf(why, cap, "out of memory");
         goto fail;
     }

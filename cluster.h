@@ -22,6 +22,7 @@ enum cluster_op {
     CLUSTER_GROUP = 'G',        /* everyone: into everyone's history */
     CLUSTER_ROOM = 'R',         /* a room (target): into its history */
     CLUSTER_SINGLE = 'S',       /* a user (target): kept when it has no connection anywhere */
+    CLUSTER_REPLY = 'C',        /* a reply to the sending connection alone */
 };
 
 /* Who sent a message: the connection a Group skips (conn_id and routing's
@@ -57,12 +58,18 @@ struct cluster_owner {
     void (*rooms)(void (*fn)(void *data, const char *room, size_t len), void *data);
 };
 
-/* Loads the script (which forgets rooms' histories past
- * max_room_histories), subscribes to the bus, registers the node and reads
- * the histories back, running l until done; from then on routing goes
- * through Redis. 0, or -1 with why. */
+/* What the script enforces for the cluster, from the command line. */
+struct cluster_limits {
+    size_t max_room_histories;  /* rooms whose history is kept (--max-room-histories) */
+    size_t kept_bytes;          /* the kept Singles of all users (--offline-bytes) */
+    int64_t kept_ttl_ms;        /* the age at which a kept Single goes (--offline-ttl) */
+};
+
+/* Loads the script (under lim), subscribes to the bus, registers the node
+ * and reads the histories back, running l until done; from then on
+ * routing goes through Redis. 0, or -1 with why. */
 int cluster_start(struct loop *l, struct redis *r, const struct cluster_owner *o,
-                  size_t max_room_histories, char *why, size_t cap);
+                  const struct cluster_limits *lim, char *why, size_t cap);
 /* Is routing going through Redis (--redis)? */
 bool cluster_on(void);
 /* Why messages cannot be routed now (Redis is down); NULL when they can
@@ -101,10 +108,17 @@ void cluster_membership(const char *room, size_t rlen, const char *user, size_t 
 void cluster_reregister(const char *users, size_t ulen, const char *members, size_t mlen);
 
 /* The user's kept messages, taken from Redis (so no other node sends them
- * again): fn is called once per message, oldest first, then once with
- * json NULL. */
-typedef void cluster_kept_fn(void *data, const char *json, size_t len);
+ * again): fn is called once per message, oldest first, with its id, then
+ * once with json NULL. */
+typedef void cluster_kept_fn(void *data, uint64_t id, const char *json, size_t len);
 void cluster_take_kept(const char *user, size_t len, cluster_kept_fn *fn, void *data);
+/* Gives kept messages taken and not sent back to Redis, ahead of those
+ * kept since: entries[0..len) holds "id\njson\n" for each, oldest first. */
+void cluster_give_back(const char *user, size_t ulen, const char *entries, size_t len);
+/* json[0..len) (id 0, last) to the connection from of this node alone,
+ * given its id in the one order on the way: a reply. false when Redis is
+ * down or the client full. */
+bool cluster_reply(struct cluster_sender from, const char *json, size_t len);
 
 /* The connections open on all nodes (/admin): fn(data, n, NULL), or
  * fn(data, -1, why) when Redis cannot say. Called exactly once. */
@@ -126,6 +140,10 @@ struct cluster_stats {
     uint64_t lost;              /* bus messages dropped while a gap was filled (no room to hold them) */
 };
 void cluster_stats(struct cluster_stats *s);
+
+/* Writes the script calls queued in this turn now (conn.c's before_write:
+ * ahead of the turn's output to clients). */
+void cluster_flush(void);
 
 /* Redis came up (again) or went down: pusher.c's state callback says so. */
 void cluster_redis_state(bool up);

@@ -17,17 +17,18 @@
  * the prefix and none is passed in KEYS: this is for one Redis, not a
  * Redis Cluster.
  *
- * Keys: id (the counter), seq (the bus's own counter, which tells a node
- * it missed something), history and room:R (lists of the last 100,
- * "id\nnode\nsender\njson", so a node filling a gap skips whom the bus
- * would have skipped), rooms (a sorted set of the rooms with a history, by their newest
- * id, for forgetting the least recently used), kept:U (a user's kept
- * Singles), online (user -> connections on all nodes), conns (all
- * connections), members:R (user -> connections in room R), roomconns
- * (room -> connections in it), nodes (the set of live nodes), alive:N (a
- * node's heartbeat, which expires), node:N and rnode:N (node N's share of
- * online and of the members, "room\nuser" -> connections, so that a dead
- * node's share can be taken back).
+ * Keys: id (the last id given), seq (the bus's own counter, which tells
+ * a node it missed something), history and room:R (lists of the last
+ * 100, "id\nnode\nsender\njson", so a node filling a gap skips whom the
+ * bus would have skipped), rooms (a sorted set of the rooms with a
+ * history, by their newest id, for forgetting the least recently used),
+ * kept:U, keptorder and keptbytes (the kept Singles, below), online (user
+ * -> connections on all nodes), conns (all connections), members:R (user
+ * -> connections in room R), roomconns (room -> connections in it), nodes
+ * (the set of live nodes), alive:N (a node's heartbeat, which expires),
+ * node:N and rnode:N (node N's share of online and of the members,
+ * "room\nuser" -> connections, so that a dead node's share can be taken
+ * back).
  *
  * Bus messages are "op\nnode\nsender\ntarget\nid\nseq\njson": a userId or
  * a room has no control character, so no field but the last holds a
@@ -46,12 +47,19 @@
 static const char body[] =
     "local p, op, node = 'pusher:', ARGV[1], ARGV[2]\n"
     "local nodes = p .. 'nodes'\n"
+    /* Ids are Redis's clock in microseconds, one more than the last where
+     * the clock has not moved on: above any earlier id, and near each
+     * node's own clock, which it uses for the few ids it gives while
+     * Redis is away. */
+    "local function now_us()\n"
+    "  local t = redis.call('TIME')\n"
+    "  return tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "end\n"
     "local function next_id()\n"
-    "  if redis.call('EXISTS', p .. 'id') == 0 then\n"
-    "    local t = redis.call('TIME')\n"
-    "    redis.call('SET', p .. 'id', t[1] .. string.format('%06d', tonumber(t[2])))\n"
-    "  end\n"
-    "  return string.format('%.0f', redis.call('INCR', p .. 'id'))\n"
+    "  local last = tonumber(redis.call('GET', p .. 'id') or '0')\n"
+    "  local id = string.format('%.0f', math.max(now_us(), last + 1))\n"
+    "  redis.call('SET', p .. 'id', id)\n"
+    "  return id\n"
     "end\n"
     "local function seal(id, json) return string.sub(json, 1, -3) .. id .. '}' end\n"
     "local function send(kind, target, json, hist)\n"
@@ -98,6 +106,37 @@ static const char body[] =
     "  return send('G', '', json, p .. 'history')\n"
     "end\n"
     "local function split(pair) return string.match(pair, '^(.-)\\n(.*)$') end\n"
+    /* Kept Singles: kept:U lists "id\njson" of user U, oldest first;
+     * keptorder orders "user\nid" of all by id, keptbytes adds them up,
+     * so the oldest of anyone goes first past kept_bytes, and past
+     * kept_ttl_us of age. unkeep undoes the counts of one taken off. */
+    "local function unkeep(user, entry)\n"
+    "  local id = string.match(entry, '^(%d+)\\n')\n"
+    "  redis.call('ZREM', p .. 'keptorder', user .. '\\n' .. id)\n"
+    "  redis.call('DECRBY', p .. 'keptbytes', #entry)\n"
+    "end\n"
+    "local function drop_oldest()\n"
+    "  local user = split(redis.call('ZRANGE', p .. 'keptorder', 0, 0)[1])\n"
+    "  unkeep(user, redis.call('LPOP', p .. 'kept:' .. user))\n"
+    "end\n"
+    "local function keep(user, entry, id, max)\n"
+    "  local box = p .. 'kept:' .. user\n"
+    "  redis.call('RPUSH', box, entry)\n"
+    "  redis.call('ZADD', p .. 'keptorder', id, user .. '\\n' .. id)\n"
+    "  redis.call('INCRBY', p .. 'keptbytes', #entry)\n"
+    "  local dropped = 0\n"
+    "  while redis.call('LLEN', box) > max do\n"
+    "    unkeep(user, redis.call('LPOP', box))\n"
+    "    dropped = dropped + 1\n"
+    "  end\n"
+    "  local old = string.format('%.0f', now_us() - kept_ttl_us)\n"
+    "  while tonumber(redis.call('GET', p .. 'keptbytes')) > kept_bytes or\n"
+    "        #redis.call('ZRANGEBYSCORE', p .. 'keptorder', '-inf', old, 'LIMIT', 0, 1) > 0 do\n"
+    "    drop_oldest()\n"
+    "    dropped = dropped + 1\n"
+    "  end\n"
+    "  return dropped\n"
+    "end\n"
     /* Takes node n's share of the counts back, announcing whoever that
      * leaves with no connection anywhere (its rooms first, as a closing
      * connection leaves its rooms before it goes). */
@@ -135,10 +174,9 @@ static const char body[] =
     "  local max = tonumber(ARGV[6])\n"
     "  if max <= 0 then return {'0', 0, 2} end\n"
     "  local id = next_id()\n"
-    "  local box = p .. 'kept:' .. ARGV[4]\n"
-    "  redis.call('RPUSH', box, seal(id, ARGV[5]))\n"
-    "  redis.call('LTRIM', box, -max, -1)\n"
-    "  return {id, 0, 1}\n"
+    "  local entry = id .. '\\n' .. seal(id, ARGV[5])\n"
+    "  if #entry > kept_bytes then return {'0', 0, 3} end\n"
+    "  return {id, 0, 1, keep(ARGV[4], entry, id, max)}\n"
     /* P: the user ARGV 4 has ARGV 6 more (or fewer) connections on this
      * node; ARGV 5 is its Online or Offline, sent where that makes its
      * first connection anywhere or its last. J: the same for the user ARGV
@@ -227,8 +265,27 @@ static const char body[] =
     "elseif op == 'K' then\n"
     "  local box = p .. 'kept:' .. ARGV[4]\n"
     "  local v = redis.call('LRANGE', box, 0, -1)\n"
+    "  for _, entry in ipairs(v) do unkeep(ARGV[4], entry) end\n"
     "  redis.call('DEL', box)\n"
     "  return v\n"
+    /* T: give back kept messages a node took and did not send (ARGV 5,
+     * "id\njson\n" each, oldest first), ahead of any kept since. */
+    "elseif op == 'T' then\n"
+    "  local back = {}\n"
+    "  for id, json in string.gmatch(ARGV[5], '(%d+)\\n([^\\n]*)\\n') do\n"
+    "    back[#back + 1] = {id, id .. '\\n' .. json}\n"
+    "  end\n"
+    "  local box = p .. 'kept:' .. ARGV[4]\n"
+    "  for i = #back, 1, -1 do\n"
+    "    redis.call('LPUSH', box, back[i][2])\n"
+    "    redis.call('ZADD', p .. 'keptorder', back[i][1], ARGV[4] .. '\\n' .. back[i][1])\n"
+    "    redis.call('INCRBY', p .. 'keptbytes', #back[i][2])\n"
+    "  end\n"
+    "  return 0\n"
+    /* C: a reply to one connection (the sender) of this node, given its
+     * id in the one order. */
+    "elseif op == 'C' then\n"
+    "  return {send('C', '', ARGV[5], nil), 1, 0}\n"
     /* O: the users online (ARGV 4 empty) or in a room, one a line: a
      * single reply however many there are; the node sorts them. */
     "elseif op == 'O' then\n"
@@ -238,12 +295,13 @@ static const char body[] =
     "end\n"
     "return redis.error_reply('pusher: unknown op ' .. op)\n";
 
-char *cluster_script(size_t max_room_histories, size_t *len)
+char *cluster_script(const struct cluster_limits *lim, size_t *len)
 {
-    /* The one setting the script takes from the node's command line: a
-     * room history past it is forgotten (--max-room-histories). */
-    char head[64];
-    int hl = snprintf(head, sizeof head, "local max_rooms = %zu\n", max_room_histories);
+    /* The settings the script takes from the node's command line. */
+    char head[160];
+    int hl = snprintf(head, sizeof head,
+                      "local max_rooms, kept_bytes, kept_ttl_us = %zu, %zu, %lld * 1000\n",
+                      lim->max_room_histories, lim->kept_bytes, (long long)lim->kept_ttl_ms);
     char *s = malloc((size_t)hl + sizeof body);
     if (!s)
         return NULL;

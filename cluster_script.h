@@ -5,8 +5,10 @@
 
 #include <stddef.h>
 
-/* The script's text for a node that keeps at most max_room_histories
- * rooms' histories, *len bytes, to free; NULL when out of memory. */
-char *cluster_script(size_t max_room_histories, size_t *len);
+#include "cluster.h"
+
+/* The script's text under lim, *len bytes, to free; NULL when out of
+ * memory. */
+char *cluster_script(const struct cluster_limits *lim, size_t *len);
 
 #endif

@@ -35,6 +35,7 @@ static struct {
     uint32_t *open;             /* the id of every joined connection, for broadcasts */
     size_t nopen, max_open;
     uint32_t serial;            /* the last member's serial */
+    size_t replaying;           /* members whose replay waits (--redis) */
 } g;
 
 int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
@@ -56,7 +57,19 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
 
 void connmgr_deliver(struct conn *c, struct frame *f)
 {
-    store_deliver(c, f);
+    const struct member *m;
+    if (g.replaying && (m = connmgr_member(c)) && m->replaying)
+        connmgr_bus_hold(c, f);
+    else
+        store_deliver(c, f);
+}
+
+void connmgr_set_replaying(struct conn *c, bool on)
+{
+    struct member *m = connmgr_member(c);
+    if (m->replaying != on)
+        g.replaying += on ? 1 : (size_t)-1;
+    m->replaying = on;
 }
 
 size_t connmgr_send_to_user(const struct user *u, struct frame *f)
@@ -110,6 +123,18 @@ void connmgr_reply(struct conn *c, int64_t create_at, const char *fmt, const cha
         .content = str(text),
         .create_at = create_at,
     };
+    /* With several nodes the reply takes its id in the one order, through
+     * Redis; while Redis is away, from this node's clock. */
+    if (cluster_on()) {
+        size_t len;
+        char *json = store_json(&m, &len);
+        bool sent = json && cluster_reply((struct cluster_sender){(uint32_t)conn_id(c),
+                                                                   connmgr_member(c)->serial},
+                                          json, len);
+        free(json);
+        if (sent)
+            return;
+    }
     struct frame *f = store_encode(&m);
     if (f) {
         connmgr_deliver(c, f);
@@ -304,10 +329,9 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
     if (join_rooms(c, rooms, rooms_len) < 0)
         return -1;              /* the caller closes c, which leaves all */
 
-    store_replay(c, u->id, u->len, since);
-    if (cluster_on())
-        connmgr_bus_joined(c, u);
-    else if (u->nconns == 1)
+    if (!cluster_on() || !connmgr_bus_joined(c, u, since))
+        store_replay(c, u->id, u->len, since);
+    if (!cluster_on() && u->nconns == 1)
         announce(MSG_ONLINE, u, c);
     struct room *const *in;
     size_t n = rooms_of(c, &in);
@@ -340,6 +364,9 @@ void connmgr_leave(struct conn *c)
     struct user *u = m->user;
     uint32_t id = (uint32_t)conn_id(c), *p = &u->members;
     offline_unsent(u->id, u->len, id);
+    if (cluster_on())
+        connmgr_bus_left(c, u);
+    connmgr_set_replaying(c, false);
     while (*p != id)
         p = &g.members[*p].next;
     *p = m->next;

@@ -118,31 +118,161 @@ void connmgr_bus_room(int type, const struct conn *c, struct room *r, long delta
     free(json);
 }
 
-/* Kept messages come from Redis, taken there so no other node sends them
- * again; to the connection that asked, while it is open. */
-static void on_kept(void *data, const char *json, size_t len)
+/* ------------------------------------------------ a newcomer's replay */
+
+/* A new connection's replay waits for its user's kept messages, taken
+ * from Redis (so no other node sends them again), to merge them with the
+ * histories in id order as one server would. What routing sends it
+ * meanwhile is held, then sent after the replay; the replay holds the
+ * histories up to the newest id delivered when it joined, and what came
+ * later is among what was held, so nothing comes twice. */
+#define HELD_MAX 65536          /* frames held for one waiting connection */
+
+struct waiting {
+    struct waiting *next;
+    struct cluster_sender who;  /* the connection, while it is the one */
+    uint64_t since, upto;
+    bool gone, overflowed;
+    struct frame **held;
+    size_t nheld, cap;
+    struct buf back;            /* kept messages to give back to Redis */
+    uint8_t user_len;
+    char user[MESSAGE_MAX_USER_ID];
+};
+
+static struct waiting *waiting;
+
+static struct waiting *waiting_of(const struct conn *c)
 {
-    struct cluster_sender *s = data;
-    if (!json) {
-        free(s);
-        return;
-    }
-    struct conn *c = sender_conn(*s);
-    struct frame *f = c ? frame_make(WS_OP_TEXT, json, len) : NULL;
-    if (f) {
-        connmgr_deliver(c, f);
-        frame_unref(f);
-    }
+    struct cluster_sender who = sender_of(c);
+    for (struct waiting *w = waiting; w; w = w->next)
+        if (!w->gone && w->who.conn == who.conn && w->who.serial == who.serial)
+            return w;
+    return NULL;
 }
 
-void connmgr_bus_joined(struct conn *c, const struct user *u)
+void connmgr_bus_hold(struct conn *c, struct frame *f)
+{
+    struct waiting *w = waiting_of(c);
+    if (!w) {
+        store_deliver(c, f);
+        return;
+    }
+    if (w->nheld == w->cap && !w->overflowed) {
+        size_t cap = w->cap ? 2 * w->cap : 16;
+        struct frame **held = cap <= HELD_MAX ? realloc(w->held, cap * sizeof *held) : NULL;
+        if (held) {
+            w->held = held;
+            w->cap = cap;
+        } else {
+            w->overflowed = true;   /* it is closed at the end of the wait */
+        }
+    }
+    if (w->overflowed)
+        return;
+    f->refs++;
+    w->held[w->nheld++] = f;
+}
+
+/* A kept message as "id\njson\n", for cluster_give_back. */
+static void give_back(void *data, struct frame *f, uint64_t id)
+{
+    struct buf *b = data;
+    size_t header = WS_MAX_SERVER_HEADER - f->off;
+    buf_printf(b, "%llu\n", (unsigned long long)id);
+    buf_append(b, frame_payload(f), f->len - header);
+    buf_append(b, "\n", 1);
+}
+
+/* The user's kept messages that this node holds and is not sending go
+ * back to Redis, for whichever connection comes next, on any node. */
+void connmgr_bus_give_back(const char *user, size_t len)
+{
+    struct buf b = buf_make(REDIS_OPTIONS_DEFAULT.max_output / 2);
+    offline_take(user, len, give_back, &b);
+    if (b.len && !b.failed)
+        cluster_give_back(user, len, b.data, b.len);
+    buf_free(&b);
+}
+
+static void waiting_end(struct waiting *w)
+{
+    struct waiting **p = &waiting;
+    while (*p != w)
+        p = &(*p)->next;
+    *p = w->next;
+    for (size_t i = 0; i < w->nheld; i++)
+        frame_unref(w->held[i]);
+    free(w->held);
+    buf_free(&w->back);
+    free(w);
+}
+
+static void replay_now(struct waiting *w)
+{
+    struct conn *c = sender_conn(w->who);
+    struct member *m = connmgr_member(c);
+    connmgr_set_replaying(c, false);
+    if (w->overflowed) {
+        conn_kill(c);
+        return;
+    }
+    store_replay_upto(c, m->user->id, m->user->len, w->since, w->upto);
+    for (size_t i = 0; i < w->nheld; i++)
+        store_deliver(c, w->held[i]);
+    connmgr_bus_give_back(m->user->id, m->user->len);
+}
+
+static void on_kept(void *data, uint64_t id, const char *json, size_t len)
+{
+    struct waiting *w = data;
+    if (json) {
+        /* Into this node's box of the user, which the replay merges with
+         * the histories; ids are the clock in µs, the age --offline-ttl
+         * goes by. What cannot go there goes back. */
+        struct frame *f = w->gone ? NULL : frame_make(WS_OP_TEXT, json, len);
+        if (!f || offline_keep(w->user, w->user_len, f, id, (int64_t)(id / 1000)) < 0) {
+            buf_printf(&w->back, "%llu\n", (unsigned long long)id);
+            buf_append(&w->back, json, len);
+            buf_append(&w->back, "\n", 1);
+        }
+        if (f)
+            frame_unref(f);
+        return;
+    }
+    if (!w->gone)
+        replay_now(w);
+    if (w->back.len && !w->back.failed)
+        cluster_give_back(w->user, w->user_len, w->back.data, w->back.len);
+    waiting_end(w);
+}
+
+bool connmgr_bus_joined(struct conn *c, const struct user *u, uint64_t since)
 {
     connmgr_bus_presence(MSG_ONLINE, u, 1, c);
-    struct cluster_sender *s = offline_enabled() ? malloc(sizeof *s) : NULL;
-    if (s) {
-        *s = sender_of(c);
-        cluster_take_kept(u->id, u->len, on_kept, s);
+    struct waiting *w = offline_enabled() ? calloc(1, sizeof *w) : NULL;
+    if (!w)
+        return false;
+    *w = (struct waiting){.next = waiting, .who = sender_of(c), .since = since,
+                          .upto = store_last_id(), .user_len = (uint8_t)u->len,
+                          .back = buf_make(REDIS_OPTIONS_DEFAULT.max_output / 2)};
+    memcpy(w->user, u->id, u->len);
+    waiting = w;
+    connmgr_set_replaying(c, true);
+    cluster_take_kept(u->id, u->len, on_kept, w);
+    return true;
+}
+
+void connmgr_bus_left(const struct conn *c, const struct user *u)
+{
+    struct waiting *w = waiting_of(c);
+    if (w) {
+        w->gone = true;         /* its kept messages go back when they come */
+        for (size_t i = 0; i < w->nheld; i++)
+            frame_unref(w->held[i]);
+        w->nheld = 0;
     }
+    connmgr_bus_give_back(u->id, u->len);
 }
 
 static void from_bus(const struct cluster_msg *m)
@@ -151,7 +281,7 @@ static void from_bus(const struct cluster_msg *m)
     if (!f)
         return;
     store_seen_id(m->id);
-    const struct conn *except = m->mine ? sender_conn(m->from) : NULL;
+    struct conn *except = m->mine ? sender_conn(m->from) : NULL;
     struct room *r;
     const struct user *u;
     if (m->op == CLUSTER_GROUP) {
@@ -161,6 +291,8 @@ static void from_bus(const struct cluster_msg *m)
         connmgr_to_room(r, f, m->id, except);  /* kept here too, for whoever joins it here */
     } else if (m->op == CLUSTER_SINGLE && (u = users_find(m->target, m->target_len))) {
         connmgr_send_to_user(u, f);
+    } else if (m->op == CLUSTER_REPLY && except) {
+        connmgr_deliver(except, f);
     }
     frame_unref(f);
 }

@@ -22,6 +22,7 @@ struct member {
     uint32_t next;              /* the id of the user's next connection, or NO_MEMBER */
     uint32_t open_index;        /* its slot in g.open */
     uint32_t serial;            /* tells it from a later connection of the same id (the bus) */
+    bool replaying;             /* with --redis, its replay waits for its kept messages */
 };
 
 /* c's entry, where c has joined; NULL where it has not. */
@@ -50,11 +51,22 @@ const char *connmgr_refusal(const struct message *m, bool pushed);
  * message routed that way; a user's Online or Offline as the presence
  * script decides; a Join or Leave of c's user in r, likewise; a new
  * connection counted and given its kept messages. */
+/* c's replay is waiting (what is sent to it is held by connmgr_bus_hold),
+ * or no longer. */
+void connmgr_set_replaying(struct conn *c, bool on);
+
 bool connmgr_bus_send(enum cluster_op op, struct message *m, const struct conn *c,
                       cluster_done_fn *done, void *data);
 void connmgr_bus_route(struct conn *from, struct message *m);
 void connmgr_bus_presence(int type, const struct user *u, long delta, const struct conn *c);
 void connmgr_bus_room(int type, const struct conn *c, struct room *r, long delta);
-void connmgr_bus_joined(struct conn *c, const struct user *u);
+/* true when c's replay waits for its kept messages from Redis (it is made
+ * then, from since); false when the caller replays now. */
+bool connmgr_bus_joined(struct conn *c, const struct user *u, uint64_t since);
+/* f for c, whose replay waits: held until it is done. */
+void connmgr_bus_hold(struct conn *c, struct frame *f);
+/* c (of user u) leaves: a wait of its ends, and the user's kept messages
+ * that this node holds and is not sending go back to Redis. */
+void connmgr_bus_left(const struct conn *c, const struct user *u);
 
 #endif

@@ -262,6 +262,22 @@ void offline_each(void (*fn)(const char *user, size_t len, struct frame *f, uint
         fn(k->box->name, k->box->len, k->e.frame, k->e.id);
 }
 
+void offline_take(const char *user, size_t len, offline_take_fn *fn, void *data)
+{
+    struct box *x = find(user, len);
+    for (struct kept *k = x ? x->oldest : NULL, *newer; k; k = newer) {
+        newer = k->unewer;
+        bool on_its_way = x->tag != NO_TAG && k->e.id >= x->lo && k->e.id <= x->hi;
+        if (on_its_way)
+            continue;
+        bool last = x->n == 1;
+        fn(data, k->e.frame, k->e.id);
+        drop(k);
+        if (last)
+            return;             /* the box went with it */
+    }
+}
+
 void offline_unsent(const char *user, size_t len, uint32_t tag)
 {
     struct box *x = find(user, len);

@@ -55,6 +55,10 @@ void offline_sent(const char *user, size_t len, uint32_t tag);
 /* Tag ended before that: what it carried stays kept. */
 void offline_unsent(const char *user, size_t len, uint32_t tag);
 
+/* Takes away the user's kept messages that are not on their way, calling
+ * fn for each, oldest first (with several nodes, they go back to Redis). */
+typedef void offline_take_fn(void *data, struct frame *f, uint64_t id);
+void offline_take(const char *user, size_t len, offline_take_fn *fn, void *data);
 size_t offline_count(void);     /* messages kept */
 size_t offline_bytes(void);     /* their frames' bytes */
 size_t offline_users(void);     /* users with one at least */

@@ -240,14 +240,17 @@ static int start_redis(struct loop *l, const struct config *cfg, struct redis **
 
 /* With --redis: the routing script loaded, the bus subscribed, everyone's
  * history read back, before anything is served; exit 2 when that fails. */
-static int start_cluster(struct loop *l, struct redis *r, long max_room_histories)
+static int start_cluster(struct loop *l, struct redis *r, const struct config *cfg)
 {
     char why[256] = "";
-    if (cluster_start(l, r, connmgr_cluster_owner(), (size_t)max_room_histories, why,
-                      sizeof why) < 0) {
+    struct cluster_limits lim = {.max_room_histories = (size_t)cfg->max_room_histories,
+                                 .kept_bytes = cfg->offline_bytes,
+                                 .kept_ttl_ms = (int64_t)cfg->offline_ttl_s * 1000};
+    if (cluster_start(l, r, connmgr_cluster_owner(), &lim, why, sizeof why) < 0) {
         fprintf(stderr, "pusher: cannot route through Redis: %s\n", why);
         return 2;
     }
+    conn_set_before_write(cluster_flush); /* not with --journal, which has it */
     return 0;
 }
 
@@ -310,7 +313,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pusher: out of memory\n");
         return 1;
     }
-    if (redis && start_cluster(l, redis, cfg.max_room_histories) != 0)
+    if (redis && start_cluster(l, redis, &cfg) != 0)
         return 2;
     if (cfg.journal &&
         journal_open(l, cfg.journal, cfg.fsync, cfg.journal_repair, store_journal_owner()) < 0)

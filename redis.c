@@ -452,6 +452,11 @@ int redis_subscribe(struct redis *r, const char *name, size_t len, bool pattern,
     return 0;
 }
 
+void redis_flush(struct redis *r)
+{
+    link_flush(&r->links[0]);
+}
+
 bool redis_up(const struct redis *r)
 {
     return r->up;

@@ -110,6 +110,10 @@ bool redis_command(struct redis *r, size_t argc, const char *const argv[], const
 int redis_subscribe(struct redis *r, const char *name, size_t len, bool pattern,
                     redis_message_fn *fn, void *data);
 
+/* Writes the commands queued so far now: with several nodes, before the
+ * turn's answers to clients, so that Redis hears of a new connection
+ * before its client can act on the 101. */
+void redis_flush(struct redis *r);
 /* For /healthz and /metrics. */
 bool redis_up(const struct redis *r);
 const char *redis_problem(const struct redis *r); /* why it is down; NULL while up */

@@ -221,6 +221,12 @@ static void on_write(struct link *k)
     interest(k);
 }
 
+void link_flush(struct link *k)
+{
+    if (k->state >= LINK_HANDSHAKE && k->out_off < k->out.len)
+        on_write(k);
+}
+
 static void connected(struct link *k)
 {
     k->state = LINK_HANDSHAKE;

@@ -82,6 +82,8 @@ void link_open(struct link *k);
  * it has none, or the FIFO or the output is full. */
 bool link_send(struct link *k, size_t argc, const char *const argv[], const size_t lens[],
                redis_reply_fn *fn, void *data);
+/* Writes what is queued now, rather than when the loop next finds room. */
+void link_flush(struct link *k);
 /* The one place a link dies (see hooks->dropped); no-op when closed. */
 void link_drop(struct link *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* From inside a reply callback: drops k once the callback returns. */

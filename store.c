@@ -103,13 +103,13 @@ void store_remember(struct room *r, struct frame *f, uint64_t id)
     journal_history(name, len, f, id);
 }
 
-/* Sends the everyone history newer than since, oldest first, within the
- * replay budget. */
-static void replay(struct conn *c, uint64_t since)
+/* Sends the everyone history newer than since and up to upto, oldest
+ * first, within the replay budget. */
+static void replay(struct conn *c, uint64_t since, uint64_t upto)
 {
     uint32_t first;
     history_since(&g.history, since, g.replay_budget, &first);
-    for (uint32_t i = first; i < g.history.len; i++)
+    for (uint32_t i = first; i < g.history.len && history_at(&g.history, i)->id <= upto; i++)
         store_deliver(c, history_at(&g.history, i)->frame);
 }
 
@@ -126,12 +126,12 @@ void store_replay_room(struct conn *c, struct room *r, uint64_t since)
 
 /* ------------------------------------------------- what a newcomer gets */
 
-/* Adds every entry of h newer than since to v. */
-static void collect(const struct history *h, uint64_t since, const struct history_entry **v,
-                    size_t *n)
+/* Adds every entry of h newer than since, up to upto, to v. */
+static void collect(const struct history *h, uint64_t since, uint64_t upto,
+                    const struct history_entry **v, size_t *n)
 {
     for (uint32_t i = 0; h && i < h->len; i++)
-        if (history_at(h, i)->id > since)
+        if (history_at(h, i)->id > since && history_at(h, i)->id <= upto)
             v[(*n)++] = history_at(h, i);
 }
 
@@ -144,25 +144,31 @@ static int by_id(const void *a, const void *b)
 
 void store_replay(struct conn *c, const char *user, size_t len, uint64_t since)
 {
+    store_replay_upto(c, user, len, since, UINT64_MAX);
+}
+
+void store_replay_upto(struct conn *c, const char *user, size_t len, uint64_t since,
+                       uint64_t upto)
+{
     struct room *const *rooms;
     size_t nrooms = rooms_of(c, &rooms);
     offline_expire(now_ms());
     size_t nkept = offline_list(user, len, since, NULL, 0);
     if (nrooms == 0 && nkept == 0) {
-        replay(c, since);
+        replay(c, since, upto);
         return;
     }
     const struct history_entry **v = malloc((HISTORY_LEN * (1 + nrooms) + nkept) * sizeof *v);
     if (!v) {
-        replay(c, since);       /* the everyone history, at least */
+        replay(c, since, upto); /* the everyone history, at least */
         return;
     }
     size_t n = offline_list(user, len, since, v, nkept);
     uint64_t kept_hi = n ? v[n - 1]->id : 0;
-    collect(&g.history, since, v, &n);
+    collect(&g.history, since, upto, v, &n);
     for (size_t i = 0; i < nrooms; i++)
         if (rooms_history_if_any(rooms[i]))  /* a use, which forgets no other room's */
-            collect(rooms_history(rooms[i]), since, v, &n);
+            collect(rooms_history(rooms[i]), since, upto, v, &n);
     qsort(v, n, sizeof *v, by_id);
     size_t first = n, bytes = 0;
     while (first > 0 && bytes + v[first - 1]->frame->len <= g.replay_budget)

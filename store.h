@@ -44,6 +44,10 @@ void store_expire(void);
  * The kept ones sent are forgotten once written (offline_sent); older ones
  * that did not fit stay kept. */
 void store_replay(struct conn *c, const char *user, size_t len, uint64_t since);
+/* The same with no history entry above upto: with several nodes, what came
+ * after was held for c while its kept messages were fetched, and follows. */
+void store_replay_upto(struct conn *c, const char *user, size_t len, uint64_t since,
+                       uint64_t upto);
 /* r's history newer than since, oldest first, within the budget: a join. */
 void store_replay_room(struct conn *c, struct room *r, uint64_t since);
 

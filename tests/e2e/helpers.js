@@ -33,6 +33,7 @@ const BIN = process.env.PUSHER_BIN
 const SCALE = Number(process.env.E2E_TIMEOUT_SCALE) > 0 ? Number(process.env.E2E_TIMEOUT_SCALE) : 1;
 const WAIT = Math.round(3000 * SCALE); // default bound of one wait, in ms
 const T = { timeout: Math.round(30000 * SCALE) }; // per-test bound for node:test
+const NODES = Number(process.env.PUSHER_TEST_NODES) > 1 ? Number(process.env.PUSHER_TEST_NODES) : 1;
 
 const TLS_SUITE = process.env.PUSHER_TEST_TLS === '1';
 
@@ -236,8 +237,47 @@ async function startServer(args = [], opts = {}) {
 }
 
 // startServer, stopped (and its exit status checked) when test t ends.
+// Under PUSHER_TEST_NODES=N (the e2e-nodes suite) it is N nodes on one
+// redis-server of the test's own, as one server (Nodes), unless opts.single.
 async function serve(t, args = [], opts = {}) {
+  if (NODES > 1 && !opts.single && !args.includes('--redis')) return serveNodes(t, args, opts);
   const srv = await startServer(args, opts);
+  t.after(() => srv.stop());
+  return srv;
+}
+
+// N nodes that a test drives as one server: HTTP goes to the first, and
+// each WebSocket to the next node in turn, so a test's clients are spread
+// over them all and every routing case crosses nodes.
+class Nodes {
+  constructor(nodes, redis) {
+    this.nodes = nodes;
+    this.redis = redis;
+    this.next = 0;
+    this.tls = nodes[0].tls;
+  }
+
+  get port() { return this.nodes[0].port; }
+  get startedAt() { return this.nodes[0].startedAt; }
+  get proc() { return this.nodes[0].proc; }
+  get stderr() { return this.nodes.map((n) => n.stderr).join(''); }
+  wsPort() { return this.nodes[this.next++ % this.nodes.length].port; }
+  track(x) { return this.nodes[0].track(x); }
+  log(n = 15) { return this.nodes.map((x, i) => `node ${i}:\n${x.log(n)}`).join('\n'); }
+  async stop(sig) {
+    // The first node last: it holds the clients to close.
+    for (const x of this.nodes.slice(1)) await x.stop(sig);
+    await this.nodes[0].stop(sig);
+  }
+}
+
+async function serveNodes(t, args, opts) {
+  const { Redis } = require('./redis_lib');
+  const redis = new Redis(t);
+  await redis.start();
+  const nodes = [];
+  for (let i = 0; i < NODES; i++) nodes.push(await startServer([...args, '--redis', redis.addr], opts));
+  const srv = new Nodes(nodes, redis);
   t.after(() => srv.stop());
   return srv;
 }
@@ -467,7 +507,8 @@ async function connect(srv, userId, opts = {}) {
   let query = opts.rawQuery !== undefined ? opts.rawQuery
     : (userId === null ? '' : `userId=${encodeURIComponent(userId)}`);
   if (opts.query) query += (query ? '&' : '') + opts.query;
-  const url = `${srv.tls ? 'wss' : 'ws'}://127.0.0.1:${srv.port}${p}${query ? `?${query}` : ''}`;
+  const port = srv.wsPort ? srv.wsPort() : srv.port;
+  const url = `${srv.tls ? 'wss' : 'ws'}://127.0.0.1:${port}${p}${query ? `?${query}` : ''}`;
   // The test certificates are self-signed: what they prove is the server's
   // TLS, not a chain of trust.
   const ws = new WebSocket(url, {
@@ -929,7 +970,17 @@ function metric(m, name, labels = {}) { return m.samples.get(metricKey(name, lab
 // A counter's value, 0 while its series has not appeared yet.
 function counter(m, name, labels = {}) { return metric(m, name, labels) || 0; }
 
+// /metrics of srv; of several nodes, every series added up over them (each
+// node counts its own: the totals of counters and of connections are the
+// cluster's, a gauge of distinct things such as users is not).
 async function metrics(srv) {
+  if (srv.nodes) {
+    const all = [];
+    for (const n of srv.nodes) all.push(await metrics(n));
+    const samples = new Map();
+    for (const m of all) for (const [k, v] of m.samples) samples.set(k, (samples.get(k) || 0) + v);
+    return { samples, types: all[0].types, text: all.map((m) => m.text).join('') };
+  }
   const res = await get(srv, '/metrics');
   assert.equal(res.status, 200, `/metrics answered ${res.status}`);
   return parseMetrics(res.body);
@@ -982,7 +1033,7 @@ async function push(srv, body, headers = {}) {
 }
 
 module.exports = {
-  BIN, WAIT, T, SCALE, TLS_SUITE, FIELDS, OP, sleep, clip, waitFor, withTimeout,
+  BIN, WAIT, T, SCALE, NODES, TLS_SUITE, FIELDS, OP, sleep, clip, waitFor, withTimeout,
   tmpDir, makeCert, testCert,
   startServer, serve, runPusher, Server,
   assertFull, assertError, isSync, Client, connect, settle, syncVia, assertServes,

@@ -8,13 +8,21 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 
+// What is kept, over every node and, with several, in their Redis too
+// (where kept messages wait for a node to take them).
 async function offlineMetrics(srv) {
-  const m = await h.metrics(srv);
-  return {
-    messages: h.metric(m, 'pusher_offline_messages'),
-    bytes: h.metric(m, 'pusher_offline_bytes'),
-    dropped: h.counter(m, 'pusher_offline_dropped_total'),
-  };
+  const out = { messages: 0, bytes: 0, dropped: 0 };
+  for (const n of srv.nodes || [srv]) {
+    const m = await h.metrics(n);
+    out.messages += h.metric(m, 'pusher_offline_messages');
+    out.bytes += h.metric(m, 'pusher_offline_bytes');
+    out.dropped += h.counter(m, 'pusher_offline_dropped_total');
+  }
+  if (srv.redis) {
+    out.messages += Number(await srv.redis.command('ZCARD', 'pusher:keptorder'));
+    out.bytes += Number(await srv.redis.command('GET', 'pusher:keptbytes') || 0);
+  }
+  return out;
 }
 
 // alice sends each content to `to` and checks each queued: reply.
@@ -93,7 +101,7 @@ test('a kept message is forgotten once written: a second connection does not get
   a.drain();
   a.send({ messageType: 0, to: 'bob', content: 'live' });
   assert.equal((await b2.next('the live Single')).content, 'live');
-  assert.deepEqual(await a.sync(), [], 'no queued: reply while bob is online');
+  assert.deepEqual((await a.sync()).filter((m) => m.messageType === 2), [], 'no queued: reply while bob is online');
 });
 
 test('since= skips and forgets kept messages at or below it, and sends those above', h.T, async (t) => {

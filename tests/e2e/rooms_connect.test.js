@@ -40,10 +40,16 @@ async function online(srv, room, extra = '') {
   return body;
 }
 
-// [pusher_rooms, pusher_room_memberships]
+// [pusher_rooms, pusher_room_memberships], added up over the nodes where
+// there are several (each node counts its own connections).
 async function roomGauges(srv) {
-  const m = await h.metrics(srv);
-  return [h.metric(m, 'pusher_rooms'), h.metric(m, 'pusher_room_memberships')];
+  const sum = [0, 0];
+  for (const n of srv.nodes || [srv]) {
+    const m = await h.metrics(n);
+    sum[0] += h.metric(m, 'pusher_rooms');
+    sum[1] += h.metric(m, 'pusher_room_memberships');
+  }
+  return sum;
 }
 
 function assertIncreasing(list, what) {

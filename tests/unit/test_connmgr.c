@@ -111,6 +111,12 @@ const char *journal_problem(void)
     return NULL;
 }
 
+/* Only a connection whose replay overflowed with --redis is killed. */
+void conn_kill(struct conn *c)
+{
+    (void)c;
+}
+
 /* What was queued counts as written at once here. */
 void conn_notify_written(struct conn *c)
 {
