@@ -9,8 +9,9 @@ BENCH_CFLAGS = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE
 
 .PHONY: bench bench-quick bench-deps
 
-bench/loadgen: bench/loadgen.c
-	$(CC) $(BENCH_CFLAGS) -o $@ bench/loadgen.c
+# TLS through libssl (libssl-dev), for the workloads over wss://.
+bench/loadgen: bench/loadgen.c bench/loadgen_tls.c bench/loadgen_tls.h
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/loadgen.c bench/loadgen_tls.c -lssl -lcrypto
 
 # The peers' packages, exactly as their lockfile pins them (ws, and bun, whose
 # platform package @oven/bun-linux-x64 carries the binary); Node itself comes
