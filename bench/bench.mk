@@ -2,15 +2,17 @@
 # ws on the same workloads (see bench/run). Included by the top Makefile; also
 # usable alone from the top directory as `make -f bench/bench.mk bench`.
 #
-#   make bench          build everything it needs, run it (some 10 minutes)
+#   make bench          build everything it needs, run it (some 13 minutes; BENCH_ONLY=rooms,tls
+#                       for only the room and TLS groups, see bench/run)
 #   make bench-quick    the same with small counts and 2 s phases
 
 BENCH_CFLAGS = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE
 
 .PHONY: bench bench-quick bench-deps
 
-bench/loadgen: bench/loadgen.c
-	$(CC) $(BENCH_CFLAGS) -o $@ bench/loadgen.c
+# TLS through libssl (libssl-dev), for the workloads over wss://.
+bench/loadgen: bench/loadgen.c bench/loadgen_tls.c bench/loadgen_tls.h
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/loadgen.c bench/loadgen_tls.c -lssl -lcrypto
 
 # The peers' packages, exactly as their lockfile pins them (ws, and bun, whose
 # platform package @oven/bun-linux-x64 carries the binary); Node itself comes

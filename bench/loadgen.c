@@ -7,6 +7,15 @@
  *                       deliveries/s, latency and server CPU per delivery
  *   loadgen echo C      C clients send Single messages to themselves, one
  *                       outstanding each, report round trips/s and latency
+ *   loadgen pairs P     2P connections, each pair alone in a room of its own,
+ *                       each room one Group a second from one member: latency,
+ *                       server CPU per delivery, history memory per room
+ *   loadgen join M      M connections in one room, then one more joins and
+ *                       leaves it, and a room of 2, in lock-step: the time and
+ *                       server CPU of a Join into each
+ *
+ * With --tls every connection speaks TLS first (bench/loadgen_tls.c); with
+ * --rooms-each every connection joins several rooms at connect.
  *
  * Each also reports how busy each core was over its measured phase
  * (/proc/stat); fanout and echo also the server's read and write system calls
@@ -37,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen_tls.h"
+
 #define RBUF 4096          /* per-connection read buffer; larger frames are skipped */
 #define USERS 100          /* receivers share this many userIds (N users cost N^2/2 notifies) */
 #define PER_SOURCE 10000   /* connections per loopback source address */
@@ -44,10 +55,12 @@
 #define MAX_CONNS 19000    /* stays under the machine's 20 000 open files */
 #define MAX_CODES 8        /* distinct close codes remembered */
 #define MAX_CPUS 8         /* cores whose /proc/stat lines are read */
+#define MAX_PIDS 4         /* server processes measured together (pusher and nginx) */
+#define MAX_SAMPLES 10000  /* join: steps timed of each kind */
 
 /* ------------------------------------------------------------------ options */
 
-enum mode { MODE_IDLE, MODE_FANOUT, MODE_ECHO };
+enum mode { MODE_IDLE, MODE_FANOUT, MODE_ECHO, MODE_PAIRS, MODE_JOIN };
 
 static struct {
     enum mode mode;     /* what to run */
@@ -55,6 +68,8 @@ static struct {
     const char *host;   /* server address, IPv4 */
     int port;           /* server port */
     int pid;            /* server pid, for /proc; 0 leaves CPU and RSS out */
+    int pids[MAX_PIDS]; /* pid and the processes measured with it (a proxy's) */
+    int npids;          /* entries in pids */
     double seconds;     /* length of the measured phase */
     double rate;        /* fanout: messages a second in all; 0 means window mode */
     int window;         /* fanout: messages in flight at most */
@@ -65,9 +80,15 @@ static struct {
     double drain;       /* seconds to wait for stragglers after sending stops */
     const char *label;  /* copied into the JSON, to tell runs apart */
     const char *room;   /* fanout: every connection in this room, the Group to it ("": everyone) */
+    int rooms_each;     /* rooms each connection joins at connect, of rooms_distinct */
+    int rooms_distinct; /* rooms the rooms_each memberships are spread over */
+    bool tls;           /* speak TLS to the server */
+    int fill;           /* pairs: messages each room has had before its history is weighed */
+    int joins;          /* join: steps of each kind */
 } opt = {
     .host = "127.0.0.1", .port = 8080, .seconds = 10, .window = 8, .senders = 1,
     .concurrency = 256, .hold = 1, .drain = 2, .label = "", .room = "",
+    .rooms_distinct = 1000, .joins = 200,
 };
 
 /* ------------------------------------------------------------------ clock, /proc */
@@ -90,14 +111,12 @@ static void die(const char *fmt, ...)
     exit(2);
 }
 
-/* The server's user+system CPU seconds (proc(5): fields 14 and 15 of stat,
+/* A process's user+system CPU seconds (proc(5): fields 14 and 15 of stat,
  * counted after the command name, which may itself hold spaces). */
-static double server_cpu(void)
+static double pid_cpu(int pid)
 {
     char path[64], buf[1024];
-    if (!opt.pid)
-        return 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", opt.pid);
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -112,14 +131,25 @@ static double server_cpu(void)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* The server's resident set in KiB, from VmRSS in /proc/PID/status. */
-static long server_rss_kib(void)
+/* The server's CPU seconds: behind a proxy, the proxy's and the server's. */
+static double server_cpu(void)
+{
+    double sum = 0;
+    for (int i = 0; i < opt.npids; i++) {
+        double v = pid_cpu(opt.pids[i]);
+        if (v < 0)
+            return -1;
+        sum += v;
+    }
+    return sum;
+}
+
+/* A process's resident set in KiB, from VmRSS in /proc/PID/status. */
+static long pid_rss_kib(int pid)
 {
     char path[64], line[256];
     long kib = -1;
-    if (!opt.pid)
-        return 0;
-    snprintf(path, sizeof path, "/proc/%d/status", opt.pid);
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -128,6 +158,18 @@ static long server_rss_kib(void)
             break;
     fclose(f);
     return kib;
+}
+
+static long server_rss_kib(void)
+{
+    long sum = 0;
+    for (int i = 0; i < opt.npids; i++) {
+        long v = pid_rss_kib(opt.pids[i]);
+        if (v < 0)
+            return -1;
+        sum += v;
+    }
+    return sum;
 }
 
 /* Seconds a task has spent running and waiting for a CPU while runnable
@@ -152,6 +194,19 @@ static struct sched schedstat(int pid)
     return (struct sched){(double)run / 1e9, (double)wait / 1e9};
 }
 
+/* The server's processes together; in nanoseconds, so fine enough to time
+ * one Join, where /proc/PID/stat counts in clock ticks. */
+static struct sched server_sched(void)
+{
+    struct sched sum = {0, 0};
+    for (int i = 0; i < opt.npids; i++) {
+        struct sched one = schedstat(opt.pids[i]);
+        sum.run += one.run;
+        sum.wait += one.wait;
+    }
+    return sum;
+}
+
 /* The server's read and write system calls and their bytes (/proc/PID/io,
  * summed over its threads). Only the read(2) and write(2) families count
  * there: send(2) and recv(2), which uWebSockets uses, do not. */
@@ -161,19 +216,24 @@ static struct io server_io(void)
 {
     char path[64], line[128];
     struct io io = {0, 0, 0, 0};
-    if (!opt.pid)
-        return io;
-    snprintf(path, sizeof path, "/proc/%d/io", opt.pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return io;
-    while (fgets(line, sizeof line, f)) {
-        sscanf(line, "rchar: %llu", &io.rchar);
-        sscanf(line, "wchar: %llu", &io.wchar);
-        sscanf(line, "syscr: %llu", &io.syscr);
-        sscanf(line, "syscw: %llu", &io.syscw);
+    for (int i = 0; i < opt.npids; i++) {
+        snprintf(path, sizeof path, "/proc/%d/io", opt.pids[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        unsigned long long v;
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "rchar: %llu", &v) == 1)
+                io.rchar += v;
+            if (sscanf(line, "wchar: %llu", &v) == 1)
+                io.wchar += v;
+            if (sscanf(line, "syscr: %llu", &v) == 1)
+                io.syscr += v;
+            if (sscanf(line, "syscw: %llu", &v) == 1)
+                io.syscw += v;
+        }
+        fclose(f);
     }
-    fclose(f);
     return io;
 }
 
@@ -272,11 +332,12 @@ static uint64_t hist_pct(double p)
 
 /* ------------------------------------------------------------------ connections */
 
-enum state { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_DEAD };
-enum role { ROLE_RECEIVER, ROLE_SENDER, ROLE_ECHO };
+enum state { ST_CONNECTING, ST_TLS, ST_HANDSHAKE, ST_OPEN, ST_DEAD };
+enum role { ROLE_RECEIVER, ROLE_SENDER, ROLE_ECHO, ROLE_MEMBER, ROLE_PROBE };
 
 struct conn {
     int fd;             /* socket, -1 once closed */
+    struct ssl_st *ssl; /* the TLS session over fd, with --tls */
     uint8_t state;      /* enum state */
     uint8_t role;       /* enum role */
     bool dirty;         /* on the flush list */
@@ -348,6 +409,9 @@ static void conn_kill(struct conn *c, const char *why)
         st.in_progress--;
         note_error("connection %s failed: %s", c->user, why);
     }
+    if (c->ssl)
+        lg_tls_free(c->ssl);
+    c->ssl = NULL;
     close(c->fd);
     c->fd = -1;
     c->state = ST_DEAD;
@@ -381,11 +445,27 @@ static void out_append(struct conn *c, const void *p, size_t n)
     }
 }
 
-/* Writes what c holds; what the socket refuses waits for EPOLLOUT. */
+/* read(2) and write(2) on c, through its TLS session where it has one;
+ * *want_write says a TLS read waits for the socket to take output. */
+static ssize_t conn_read(struct conn *c, void *buf, size_t n, int *want_write)
+{
+    *want_write = 0;
+    return c->ssl ? lg_tls_read(c->ssl, buf, n, want_write) : read(c->fd, buf, n);
+}
+
+static ssize_t conn_write(struct conn *c, const void *buf, size_t n)
+{
+    int want_write;
+    return c->ssl ? lg_tls_write(c->ssl, buf, n, &want_write) : write(c->fd, buf, n);
+}
+
+/* Writes what c holds; what the socket refuses waits for EPOLLOUT. A TLS
+ * write that waits for input instead (a TLS 1.3 key update, which servers
+ * here never send) is taken for a full socket too. */
 static void conn_flush(struct conn *c)
 {
     while (c->ooff < c->olen) {
-        ssize_t n = write(c->fd, c->obuf + c->ooff, c->olen - c->ooff);
+        ssize_t n = conn_write(c, c->obuf + c->ooff, c->olen - c->ooff);
         if (n > 0) {
             c->ooff += (uint32_t)n;
         } else if (n < 0 && errno == EINTR) {
@@ -644,6 +724,28 @@ static bool send_group(void)
     return false;
 }
 
+/* Pairs mode: the next room's Group, from its even member to its odd one;
+ * false if that pair is not whole. Round robin over the rooms, so at a rate
+ * of one message per room a second each room's messages come a second apart. */
+static bool send_pair(void)
+{
+    int k = w.next_sender;
+    w.next_sender = (w.next_sender + 1) % opt.count;
+    struct conn *from = &conns[2 * k], *to = &conns[2 * k + 1];
+    if (from->state != ST_OPEN || to->state != ST_OPEN)
+        return false;
+    char buf[1400], room[16];
+    snprintf(room, sizeof room, "p%d", k);
+    uint64_t seq = w.sent;
+    size_t n = build_msg(buf, sizeof buf, 1, room, 'b', seq, now_us());
+    w.got[seq % RING] = 0;
+    w.need[seq % RING] = 1;
+    w.expected++;
+    w.sent++;
+    send_frame(from, 1, buf, n);
+    return true;
+}
+
 static void send_echo(struct conn *c)
 {
     char buf[1400];
@@ -653,6 +755,27 @@ static void send_echo(struct conn *c)
     send_frame(c, 1, buf, n);
 }
 
+/* Join mode: replies the probe has had to the message that ends each step. */
+static uint64_t probe_replies;
+
+/* The probe ends each step with a message the server refuses (messageType
+ * 9), since a Join has no answer of its own: its error: reply comes after
+ * the Join was done, and goes to the probe alone. Any other error: means a
+ * Join or Leave was refused, which would make the steps meaningless. */
+static void on_probe_text(const struct msg *m)
+{
+    if (m->type == 2 && m->content && memmem(m->content, m->content_len, "messageType", 11)) {
+        probe_replies++;
+        return;
+    }
+    if (m->type == 2) {
+        st.sys_errors++;
+        note_error("probe got: %.*s", (int)(m->content_len < 80 ? m->content_len : 80),
+                   m->content ? m->content : "");
+    }
+    st.others++;
+}
+
 static void on_text(struct conn *c, const char *p, size_t n)
 {
     struct msg m;
@@ -660,6 +783,10 @@ static void on_text(struct conn *c, const char *p, size_t n)
     if (parse_msg(p, n, &m) < 0) {
         note_error("unparsable message: %.*s", (int)(n < 60 ? n : 60), p);
         st.others++;
+        return;
+    }
+    if (c->role == ROLE_PROBE) {
+        on_probe_text(&m);
         return;
     }
     if (m.type == 2)
@@ -780,25 +907,100 @@ static void on_handshake(struct conn *c)
     parse_frames(c);
 }
 
+/* One read per readiness event on a plain socket. Over TLS, a record larger
+ * than what rbuf had room for leaves decrypted bytes inside OpenSSL that no
+ * readiness event will announce, so those are read at once. */
 static void on_readable(struct conn *c)
 {
-    ssize_t n = read(c->fd, c->rbuf + c->rlen, RBUF - c->rlen);
-    if (n == 0) {
-        conn_kill(c, "end of stream");
-        return;
+    do {
+        int want_write;
+        ssize_t n = conn_read(c, c->rbuf + c->rlen, RBUF - c->rlen, &want_write);
+        if (n == 0) {
+            conn_kill(c, "end of stream");
+            return;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                conn_kill(c, strerror(errno));
+            else if (want_write && !c->pollout) {
+                c->pollout = true;
+                want(c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+            }
+            return;
+        }
+        c->rlen += (uint32_t)n;
+        if (c->state == ST_HANDSHAKE) {
+            on_handshake(c);
+        } else {
+            st.last_in = now_us();
+            parse_frames(c);
+        }
+    } while (c->ssl && c->state >= ST_HANDSHAKE && c->state != ST_DEAD && c->rlen < RBUF &&
+             lg_tls_pending(c->ssl) > 0);
+}
+
+/* The rooms connection i joins at connect, comma-separated ("" for none):
+ * --room's; or with --rooms-each K, K consecutive ones of the D distinct
+ * rooms m0..m(D-1), starting at i*K mod D, so every room is shared by about
+ * N*K/D connections and no connection names one twice (K <= D); in pairs
+ * mode the pair's own room; in join mode, big or small. With bench/run's
+ * K = 10 and D = 1 000, the members of a room are all one user's (i mod
+ * USERS is the same for them), so no Join goes out and the rooms' histories
+ * stay empty: what the connections cost is their memberships alone. */
+static void rooms_of_conn(int i, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    if (opt.mode == MODE_PAIRS) {
+        snprintf(buf, cap, "p%d", i / 2);
+    } else if (opt.mode == MODE_JOIN) {
+        if (conns[i].role == ROLE_MEMBER)
+            snprintf(buf, cap, "%s", i < opt.count ? "big" : "small");
+    } else if (opt.rooms_each) {
+        for (int k = 0; k < opt.rooms_each && n < cap; k++)
+            n += (size_t)snprintf(buf + n, cap - n, "%sm%d", k ? "," : "",
+                                  (int)(((long)i * opt.rooms_each + k) % opt.rooms_distinct));
+    } else {
+        snprintf(buf, cap, "%s", opt.room);
     }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EINTR)
-            conn_kill(c, strerror(errno));
-        return;
+}
+
+/* Sends the upgrade request (RFC 6455 section 4.1). The key is a constant:
+ * the server only checks its form. */
+static void send_upgrade(struct conn *c)
+{
+    char rooms[1024], req[1400];
+    rooms_of_conn((int)(c - conns), rooms, sizeof rooms);
+    int n = snprintf(req, sizeof req,
+                     "GET /websocket?userId=%s%s%s HTTP/1.1\r\nHost: %s:%d\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     c->user, *rooms ? "&rooms=" : "", rooms, opt.host, opt.port);
+    c->state = ST_HANDSHAKE;
+    want(c, EPOLLIN, EPOLL_CTL_MOD);
+    out_append(c, req, (size_t)n);
+}
+
+/* One more step of c's TLS handshake, watching the socket for what it needs;
+ * the upgrade request follows the handshake's end. */
+static void tls_step(struct conn *c)
+{
+    char why[128];
+    switch (lg_tls_handshake(c->ssl, why, sizeof why)) {
+    case TLS_DONE:
+        send_upgrade(c);
+        break;
+    case TLS_WANT_READ:
+        want(c, EPOLLIN, EPOLL_CTL_MOD);
+        break;
+    case TLS_WANT_WRITE:
+        want(c, EPOLLOUT, EPOLL_CTL_MOD);
+        break;
+    case TLS_FAILED:
+        conn_kill(c, why);
+        break;
     }
-    c->rlen += (uint32_t)n;
-    if (c->state == ST_HANDSHAKE) {
-        on_handshake(c);
-        return;
-    }
-    st.last_in = now_us();
-    parse_frames(c);
 }
 
 static void on_connected(struct conn *c)
@@ -810,17 +1012,17 @@ static void on_connected(struct conn *c)
         conn_kill(c, strerror(err));
         return;
     }
-    /* The key is a constant: the server only checks its form (RFC 6455 4.1). */
-    char req[320];
-    int n = snprintf(req, sizeof req,
-                     "GET /websocket?userId=%s%s%s HTTP/1.1\r\nHost: %s:%d\r\n"
-                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     c->user, *opt.room ? "&rooms=" : "", opt.room, opt.host, opt.port);
-    c->state = ST_HANDSHAKE;
-    want(c, EPOLLIN, EPOLL_CTL_MOD);
-    out_append(c, req, (size_t)n);
+    if (!opt.tls) {
+        send_upgrade(c);
+        return;
+    }
+    c->ssl = lg_tls_new(c->fd);
+    if (!c->ssl) {
+        conn_kill(c, "SSL_new failed");
+        return;
+    }
+    c->state = ST_TLS;
+    tls_step(c);
 }
 
 /* ------------------------------------------------------------------ the loop */
@@ -837,6 +1039,10 @@ static void pump(int timeout_ms)
             continue;
         if (c->state == ST_CONNECTING) {
             on_connected(c);
+            continue;
+        }
+        if (c->state == ST_TLS) {
+            tls_step(c);
             continue;
         }
         if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
@@ -886,7 +1092,8 @@ static double connect_all(double limit_s)
         pump(50);
         if (now_us() > deadline) {
             for (int i = 0; i < nconns; i++)
-                if (conns[i].state == ST_CONNECTING || conns[i].state == ST_HANDSHAKE)
+                if (conns[i].state == ST_CONNECTING || conns[i].state == ST_TLS ||
+                    conns[i].state == ST_HANDSHAKE)
                     conn_kill(&conns[i], "timed out opening");
             break;
         }
@@ -936,7 +1143,7 @@ static void phase_begin(void)
     wire_begin();
     phase_io = server_io();
     read_cpustat(phase_cpus);
-    phase_server = opt.pid ? schedstat(opt.pid) : (struct sched){0, 0};
+    phase_server = server_sched();
     phase_self = schedstat(0);
     phase_start = (double)now_us() / 1e6;
     phase_self_cpu = self_cpu();
@@ -965,7 +1172,7 @@ static double busy_pct(const struct cpustat *a, const struct cpustat *b, bool st
 
 static void phase_end(void)
 {
-    struct sched s = opt.pid ? schedstat(opt.pid) : (struct sched){0, 0}, me = schedstat(0);
+    struct sched s = server_sched(), me = schedstat(0);
     double self = self_cpu();
     struct cpustat cs[MAX_CPUS + 1];
     int ncpu = read_cpustat(cs);
@@ -1057,7 +1264,10 @@ static void print_common(FILE *f)
     fprintf(f, "},\"first_error\":\"");
     for (const char *p = st.first_error; *p; p++)
         fputc(*p == '"' || *p == '\\' ? '\'' : *p, f);
-    fprintf(f, "\",\"loadgen_cpu_s\":%.3f", self_cpu());
+    fprintf(f, "\",\"loadgen_cpu_s\":%.3f,\"tls\":%s,\"room\":\"%s\",\"rooms_each\":%d,"
+               "\"rooms_distinct\":%d",
+            self_cpu(), opt.tls ? "true" : "false", opt.room, opt.rooms_each,
+            opt.rooms_each ? opt.rooms_distinct : 0);
 }
 
 static void print_latency(FILE *f)
@@ -1100,7 +1310,10 @@ static void run_idle(void)
     fputc('\n', stderr);
 }
 
-/* Shared by fanout and echo: the measured phase, then its report. */
+/* More members for report_traffic's object, each starting with a comma. */
+static char extra_json[512];
+
+/* Shared by fanout, pairs and echo: the measured phase, then its report. */
 static void report_traffic(const char *mode, double cpu, const char *unit)
 {
     double el = (double)((w.last_delivery > w.t_stop ? w.last_delivery : w.t_stop) - w.t0) / 1e6;
@@ -1117,8 +1330,8 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
            w.expected, w.delivered, lost, unit, rate);
     print_latency(stdout);
     print_io(stdout, w.delivered);
-    printf(",\"server_cpu_s\":%.3f,\"server_cpu_s_per_M\":%.3f,\"server_rss_kib\":%ld}\n",
-           cpu, per_m, server_rss_kib());
+    printf(",\"server_cpu_s\":%.3f,\"server_cpu_s_per_M\":%.3f,\"server_rss_kib\":%ld%s}\n",
+           cpu, per_m, server_rss_kib(), extra_json);
     fprintf(stderr, "%s %s %d: %.0f %s/s, p50 %" PRIu64 " us, p99 %" PRIu64 " us, "
                     "max %" PRIu64 " us, lost %lld, server %.2f CPU s/M, loadgen %.2f CPU s, "
                     "runqueue waits: server %.0f%%, loadgen %.0f%%; loadgen busy %.0f%%",
@@ -1135,12 +1348,11 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
     fputc('\n', stderr);
 }
 
-static void run_fanout(void)
+/* The measured phase of fanout and pairs: messages from send_next, at
+ * opt.rate a second or opt.window in flight, then the drain. Returns the
+ * server CPU seconds it took. */
+static double fanout_phase(bool (*send_next)(void))
 {
-    connect_all(120);
-    settle(300, 30000);
-    for (int i = 0; i < opt.count; i++)
-        w.receivers += conns[i].state == ST_OPEN;
     double cpu0 = server_cpu();
     phase_begin();
     w.t0 = w.last_progress = now_us();
@@ -1153,12 +1365,12 @@ static void run_fanout(void)
         int timeout = 50;
         if (opt.rate > 0) {
             while ((double)now >= next_at) {
-                send_group();
+                send_next();
                 next_at += interval;
             }
             timeout = (int)((next_at - (double)now) / 1000) + 1;
         } else {
-            while (w.sent - w.completed < (uint64_t)opt.window && send_group())
+            while (w.sent - w.completed < (uint64_t)opt.window && send_next())
                 ;
         }
         flush_all();
@@ -1179,7 +1391,173 @@ static void run_fanout(void)
     phase_end();
     if (stalled)
         w.t_stop = now;
+    return cpu;
+}
+
+static void run_fanout(void)
+{
+    connect_all(120);
+    settle(300, 30000);
+    for (int i = 0; i < opt.count; i++)
+        w.receivers += conns[i].state == ST_OPEN;
+    double cpu = fanout_phase(send_group);
     report_traffic("fanout", cpu, "deliveries");
+}
+
+/* Pairs mode, before the measured phase: every room gets messages until it
+ * has had opt.fill, 256 in flight, so its history holds min(fill, 100); the
+ * growth of the server's RSS over it is what the histories cost. */
+static void fill_histories(void)
+{
+    uint64_t target = (uint64_t)opt.fill * (uint64_t)opt.count, last = now_us();
+    while (w.completed < w.sent || w.sent < target) {
+        while (w.sent < target && w.sent - w.completed < 256 && send_pair())
+            ;
+        flush_all();
+        uint64_t before = w.completed;
+        pump(50);
+        if (w.completed != before)
+            last = now_us();
+        else if (now_us() - last > 5000000) {
+            note_error("filling the histories stalled at %" PRIu64 " of %" PRIu64, w.completed,
+                       target);
+            break;
+        }
+    }
+}
+
+static void run_pairs(void)
+{
+    connect_all(120);
+    settle(300, 30000);
+    long rss0 = server_rss_kib();
+    fill_histories();
+    settle(300, 10000);
+    long rss1 = server_rss_kib();
+    uint64_t filled = w.completed;
+    /* The measured phase starts afresh, on histories already full. */
+    memset(&w, 0, sizeof w);
+    memset(&hist, 0, sizeof hist);
+    for (int i = 1; i < nconns; i += 2)
+        w.receivers += conns[i].state == ST_OPEN;
+    if (opt.rate == 0)
+        opt.rate = opt.count;
+    double per_room = opt.count ? (double)(rss1 - rss0) * 1024.0 / opt.count : 0;
+    double held = opt.count ? (double)filled / opt.count : 0;
+    held = held < 100 ? held : 100;
+    snprintf(extra_json, sizeof extra_json,
+             ",\"rooms\":%d,\"fill_rss_before_kib\":%ld,\"fill_rss_after_kib\":%ld,"
+             "\"history_held_per_room\":%.1f,\"history_bytes_per_room\":%.0f,"
+             "\"history_bytes_per_message\":%.0f",
+             opt.count, rss0, rss1, held, per_room, held > 0 ? per_room / held : 0);
+    fprintf(stderr, "%s pairs %d: histories of %.0f messages cost %.0f B a room; ", opt.label,
+            opt.count, held, per_room);
+    double cpu = fanout_phase(send_pair);
+    report_traffic("pairs", cpu, "deliveries");
+}
+
+/* ------------------------------------------------------------------ join */
+
+enum step { STEP_BASE, STEP_JOIN_BIG, STEP_LEAVE_BIG, STEP_JOIN_SMALL, STEP_LEAVE_SMALL, NSTEPS };
+
+static const char *const step_name[NSTEPS] = {"base", "join_big", "leave_big", "join_small",
+                                              "leave_small"};
+
+static struct {
+    int n;                          /* steps timed of each kind */
+    double us[NSTEPS][MAX_SAMPLES]; /* round trip of each step */
+    double cpu[NSTEPS][MAX_SAMPLES];  /* server CPU of each step, us */
+} jn;
+
+/* One step of the probe: what (a Join or Leave frame, or nothing) and the
+ * refused message whose reply ends the step; the round trip and the server
+ * CPU go to kind k. False when the reply did not come within 5 s. */
+static bool probe_step(struct conn *probe, const char *what, enum step k)
+{
+    static const char bad[] = "{\"messageType\":9}";
+    uint64_t want = probe_replies + 1;
+    struct sched s0 = server_sched();
+    uint64_t t0 = now_us();
+    if (what)
+        send_frame(probe, 1, what, strlen(what));
+    send_frame(probe, 1, bad, sizeof bad - 1);
+    flush_all();
+    while (probe_replies < want && probe->state == ST_OPEN && now_us() - t0 < 5000000)
+        pump(5);
+    uint64_t t1 = now_us();
+    struct sched s1 = server_sched();
+    if (probe_replies < want)
+        return false;
+    jn.us[k][jn.n] = (double)(t1 - t0);
+    jn.cpu[k][jn.n] = (s1.run - s0.run) * 1e6;
+    return true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The p-th percentile of the first jn.n samples of v (sorts them). */
+static double pct_of(double *v, double p)
+{
+    if (!jn.n)
+        return 0;
+    qsort(v, (size_t)jn.n, sizeof *v, cmp_double);
+    int i = (int)((double)jn.n * p / 100.0 + 0.5) - 1;
+    return v[i < 0 ? 0 : i >= jn.n ? jn.n - 1 : i];
+}
+
+/* Joins of a room of opt.count members against a room of 2, by a
+ * connection of a user who is in both already (u0), so no Join or Leave
+ * goes to the members (that is one delivery each, by the contract) and the
+ * steps time only the membership and the empty history replay (the Join
+ * asks since= a far id). Kinds are interleaved, so a busy moment on the
+ * shared machine falls on all alike. */
+static void run_join(void)
+{
+    static const char join_big[] = "{\"messageType\":5,\"to\":\"big\",\"since\":9000000000000000}",
+                      leave_big[] = "{\"messageType\":6,\"to\":\"big\"}",
+                      join_small[] = "{\"messageType\":5,\"to\":\"small\",\"since\":9000000000000000}",
+                      leave_small[] = "{\"messageType\":6,\"to\":\"small\"}";
+    const char *frame[NSTEPS] = {NULL, join_big, leave_big, join_small, leave_small};
+    struct conn *probe = &conns[nconns - 1];
+    connect_all(120);
+    settle(300, 30000);
+    phase_begin();
+    bool ok = probe->state == ST_OPEN;
+    for (jn.n = 0; ok && jn.n < opt.joins; jn.n++)
+        for (int k = 0; k < NSTEPS && ok; k++)
+            ok = probe_step(probe, frame[k], (enum step)k);
+    if (!ok)
+        note_error("the probe got no reply within 5 s");
+    phase_end();
+    printf("{\"mode\":\"join\",");
+    print_common(stdout);
+    print_waits(stdout);
+    printf(",\"members\":%d,\"steps\":%d", opt.count, jn.n);
+    /* Medians of the server's CPU per step: a step is some 15 us, and one
+     * that a timer tick or another tenant lands in would sway a mean. */
+    double cpu[NSTEPS];
+    for (int k = 0; k < NSTEPS; k++) {
+        cpu[k] = pct_of(jn.cpu[k], 50);
+        printf(",\"%s_us\":{\"p50\":%.1f,\"p99\":%.1f,\"server_cpu_p50\":%.2f}", step_name[k],
+               pct_of(jn.us[k], 50), pct_of(jn.us[k], 99), cpu[k]);
+    }
+    /* Net of the refused message that every step ends with. */
+    double big = cpu[STEP_JOIN_BIG] - cpu[STEP_BASE], small = cpu[STEP_JOIN_SMALL] - cpu[STEP_BASE];
+    printf(",\"join_big_server_us\":%.2f,\"join_small_server_us\":%.2f", big, small);
+    /* The whole steps' ratio: the net figures are a microsecond or two, within
+     * the noise of the shared machine, so their ratio says little. */
+    print_ratio(stdout, "join_big_over_small", cpu[STEP_JOIN_BIG], cpu[STEP_JOIN_SMALL]);
+    printf("}\n");
+    fprintf(stderr, "%s join %d: Join round trip p50 %.0f us into %d members, %.0f us into 2 "
+                    "(%.0f us with no Join); server CPU per Join %.1f us against %.1f us",
+            opt.label, opt.count, pct_of(jn.us[STEP_JOIN_BIG], 50), opt.count,
+            pct_of(jn.us[STEP_JOIN_SMALL], 50), pct_of(jn.us[STEP_BASE], 50), big, small);
+    say_machine(stderr);
+    fputc('\n', stderr);
 }
 
 static void run_echo(void)
@@ -1209,15 +1587,21 @@ static void run_echo(void)
 
 static void usage(void)
 {
-    fputs("usage: loadgen idle N | fanout R | echo C [options]\n"
+    fputs("usage: loadgen idle N | fanout R | echo C | pairs P | join M [options]\n"
           "  --host=ADDR        server IPv4 address (127.0.0.1)\n"
           "  --port=N           server port (8080)\n"
-          "  --pid=N            server pid, for CPU and RSS from /proc\n"
+          "  --pid=N[,N...]     server pid, for CPU and RSS from /proc; more pids (a\n"
+          "                     proxy's) are counted with it\n"
+          "  --tls              speak TLS (the certificate is not checked)\n"
           "  --seconds=S        measured phase (10)\n"
           "  --rate=M           fanout: M messages/s in all (else window mode)\n"
           "  --window=W         fanout: at most W messages in flight (8)\n"
           "  --room=NAME        fanout: everyone joins room NAME (a plain name) at connect,\n"
           "                     and the Group goes to it\n"
+          "  --rooms-each=K     every connection joins K rooms at connect (0)...\n"
+          "  --rooms-distinct=D ...of D rooms, m0 to m(D-1), so they are shared (1000)\n"
+          "  --fill=M           pairs: messages each room has before the phase (0)\n"
+          "  --joins=J          join: Joins timed into each room (200)\n"
           "  --senders=S        fanout: sending connections (1)\n"
           "  --payload=B        content at least B bytes (0)\n"
           "  --concurrency=K    handshakes in progress at most (256)\n"
@@ -1237,6 +1621,20 @@ static double num_arg(const char *s, const char *name, double lo, double hi)
     return v;
 }
 
+/* --pid=A,B,...: the first is the server, the others are counted with it. */
+static void parse_pids(char *v)
+{
+    opt.npids = 0;
+    for (char *p = strtok(v, ","); p; p = strtok(NULL, ",")) {
+        if (opt.npids == MAX_PIDS)
+            die("at most %d pids", MAX_PIDS);
+        int pid = (int)num_arg(p, "--pid", 0, 1e9);
+        if (pid)
+            opt.pids[opt.npids++] = pid;
+    }
+    opt.pid = opt.npids ? opt.pids[0] : 0;
+}
+
 static void parse_args(int argc, char **argv)
 {
     if (argc < 3)
@@ -1247,11 +1645,19 @@ static void parse_args(int argc, char **argv)
         opt.mode = MODE_FANOUT;
     else if (!strcmp(argv[1], "echo"))
         opt.mode = MODE_ECHO;
+    else if (!strcmp(argv[1], "pairs"))
+        opt.mode = MODE_PAIRS;
+    else if (!strcmp(argv[1], "join"))
+        opt.mode = MODE_JOIN;
     else
         usage();
     opt.count = (int)num_arg(argv[2], "count", 1, MAX_CONNS);
     for (int i = 3; i < argc; i++) {
         char *a = argv[i], *v = strchr(a, '=');
+        if (!strcmp(a, "--tls")) {
+            opt.tls = true;
+            continue;
+        }
         if (!v || strncmp(a, "--", 2))
             usage();
         *v++ = 0;
@@ -1260,7 +1666,15 @@ static void parse_args(int argc, char **argv)
         else if (!strcmp(a, "--port"))
             opt.port = (int)num_arg(v, a, 1, 65535);
         else if (!strcmp(a, "--pid"))
-            opt.pid = (int)num_arg(v, a, 0, 1e9);
+            parse_pids(v);
+        else if (!strcmp(a, "--rooms-each"))
+            opt.rooms_each = (int)num_arg(v, a, 0, 100);
+        else if (!strcmp(a, "--rooms-distinct"))
+            opt.rooms_distinct = (int)num_arg(v, a, 1, 1e6);
+        else if (!strcmp(a, "--fill"))
+            opt.fill = (int)num_arg(v, a, 0, 1000);
+        else if (!strcmp(a, "--joins"))
+            opt.joins = (int)num_arg(v, a, 1, MAX_SAMPLES);
         else if (!strcmp(a, "--seconds"))
             opt.seconds = num_arg(v, a, 0.1, 3600);
         else if (!strcmp(a, "--rate"))
@@ -1284,6 +1698,9 @@ static void parse_args(int argc, char **argv)
         else
             usage();
     }
+    if (opt.rooms_each > opt.rooms_distinct)
+        die("--rooms-each=%d names a room twice with only %d distinct", opt.rooms_each,
+            opt.rooms_distinct);
 }
 
 /* The soft open-file limit goes up to the hard one; each connection is a file. */
@@ -1304,6 +1721,10 @@ int main(int argc, char **argv)
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     nconns = opt.count + (opt.mode == MODE_FANOUT ? opt.senders : 0);
+    if (opt.mode == MODE_PAIRS)
+        nconns = 2 * opt.count;
+    else if (opt.mode == MODE_JOIN)
+        nconns = opt.count + 3; /* the room of 2, and the probe */
     if (nconns > MAX_CONNS)
         die("at most %d connections", MAX_CONNS);
     raise_nofile(nconns);
@@ -1320,6 +1741,13 @@ int main(int argc, char **argv)
         if (opt.mode == MODE_ECHO) {
             c->role = ROLE_ECHO;
             snprintf(c->user, sizeof c->user, "e%d", i);
+        } else if (opt.mode == MODE_PAIRS) {
+            c->role = i % 2 ? ROLE_RECEIVER : ROLE_SENDER;
+            snprintf(c->user, sizeof c->user, "u%d", i % USERS);
+        } else if (opt.mode == MODE_JOIN) {
+            /* The probe is u0, who is in both rooms already (see run_join). */
+            c->role = i == nconns - 1 ? ROLE_PROBE : ROLE_MEMBER;
+            snprintf(c->user, sizeof c->user, "u%d", i < opt.count ? i % USERS : (i - opt.count) % 2);
         } else if (i < opt.count) {
             c->role = ROLE_RECEIVER;
             snprintf(c->user, sizeof c->user, "u%d", i % USERS);
@@ -1328,10 +1756,16 @@ int main(int argc, char **argv)
             snprintf(c->user, sizeof c->user, "s%d", i - opt.count);
         }
     }
+    if (opt.tls)
+        lg_tls_init();
     if (opt.mode == MODE_IDLE)
         run_idle();
     else if (opt.mode == MODE_FANOUT)
         run_fanout();
+    else if (opt.mode == MODE_PAIRS)
+        run_pairs();
+    else if (opt.mode == MODE_JOIN)
+        run_join();
     else
         run_echo();
     fflush(stdout);

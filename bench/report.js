@@ -19,10 +19,25 @@ if (!svgPath) {
 }
 
 const runs = fs.readFileSync(runsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const MINE = ['pusher', 'pusher-poll', 'pusher-journal', 'pusher-always'];
-// How a variant of pusher is named in a workload's row.
-const VARIANT = { 'pusher-poll': '[poll]', 'pusher-journal': '[journal]', 'pusher-always': '[fsync always]' };
+const MINE = ['pusher', 'pusher-poll', 'pusher-journal', 'pusher-always', 'pusher-rooms', 'pusher-tls', 'pusher-nginx'];
+// How a variant of pusher is named in a workload's row; pusher-rooms is the
+// same server, its rooms are in the load generator's object.
+const VARIANT = {
+  'pusher-poll': () => '[poll]',
+  'pusher-journal': () => '[journal]',
+  'pusher-always': () => '[fsync always]',
+  'pusher-rooms': (r) => (r?.room ? `[to room ${r.room}]` : `[each in ${r?.rooms_each} of ${r?.rooms_distinct} rooms]`),
+  'pusher-tls': () => '[TLS]',
+  'pusher-nginx': () => '[nginx ends TLS]',
+};
 const PEERS = [['bun-peer', 'bun'], ['ws-peer', 'ws']];
+// The peers a variant is set against, in the same columns: over TLS, Node ws
+// on node:https; none for rooms (the peers have none) or behind nginx.
+const PEERS_OF = {
+  'pusher-tls': [['ws-peer-tls', 'ws']],
+  'pusher-rooms': [],
+  'pusher-nginx': [],
+};
 
 // Near 100%, the load generator, not the server, set the pace: its rate is a
 // floor for the server's, and the CPU time per delivery is the figure to read.
@@ -80,6 +95,29 @@ const METRICS = {
     ['undelivered after drain (lost or late)', (r) => r.lost, 'count'],
     ...MACHINE,
   ],
+  pairs: [
+    ['deliveries/s (one Group a second a room)', (r) => r.deliveries_per_s, 'info'],
+    ['latency p50 ms', (r) => r.lat_us.p50 / 1000, 'down'],
+    ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down'],
+    ['server CPU s/M deliveries', (r) => r.server_cpu_s_per_M, 'down'],
+    ['messages each room\'s history holds', (r) => r.history_held_per_room, 'info'],
+    ['history bytes/room (RSS growth / rooms)', (r) => r.history_bytes_per_room, 'down'],
+    ['history bytes/message held', (r) => r.history_bytes_per_message, 'down'],
+    ['undelivered after drain (lost or late)', (r) => r.lost, 'count'],
+    ...MACHINE,
+  ],
+  join: [
+    ['Join round trip p50 us, into the big room', (r) => r.join_big_us.p50, 'down'],
+    ['Join round trip p50 us, into a room of 2', (r) => r.join_small_us.p50, 'down'],
+    ['Join round trip p99 us, into the big room', (r) => r.join_big_us.p99, 'down'],
+    ['Join round trip p99 us, into a room of 2', (r) => r.join_small_us.p99, 'down'],
+    ['round trip p50 us without a Join', (r) => r.base_us.p50, 'info'],
+    ['server CPU us/Join, big room (net, median)', (r) => r.join_big_server_us, 'down'],
+    ['server CPU us/Join, room of 2 (net, median)', (r) => r.join_small_server_us, 'down'],
+    ['server CPU per Join step, big / room of 2', (r) => r.join_big_over_small, 'info'],
+    ['Joins timed into each', (r) => r.steps, 'count'],
+    ...MACHINE.filter(([label]) => !label.startsWith('load generator')),
+  ],
   echo: [
     ['round trips/s', (r) => r.round_trips_per_s, 'up', true],
     ['latency p50 ms', (r) => r.lat_us.p50 / 1000, 'down', true],
@@ -92,6 +130,8 @@ const METRICS = {
 };
 
 const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const ratioText = (v) => `${v >= 0.1 ? v.toFixed(2) : v.toPrecision(2)}x`;
+const fmtRatio = (v) => (v === null || v === undefined ? '-' : ratioText(v));
 
 function median(vs) {
   const v = vs.filter((x) => x !== null).sort((a, b) => a - b);
@@ -136,19 +176,76 @@ for (const w of workloads) {
       const read = (r) => (r && r.mode === mode ? num(get(r)) : null);
       const a = mine.map(read);
       const row = {
-        workload: server === 'pusher' ? w : `${w} ${VARIANT[server]}`, server, metric, better,
+        workload: server === 'pusher' ? w : `${w} ${VARIANT[server](sample)}`, server, metric, better,
         chart: typeof chart === 'function' ? chart(sample) : Boolean(chart), rounds: rounds.length, pusher: median(a), by_round: { [server]: a },
       };
-      for (const [peer, short] of PEERS) {
-        const b = rounds.map((k) => read(of(peer, k)));
-        const ratios = (better === 'up' || better === 'down')
-          ? a.map((x, i) => (x !== null && b[i] ? x / b[i] : null)) : [];
+      const ratioTo = (b) => median((better === 'up' || better === 'down')
+        ? a.map((x, i) => (x !== null && b[i] ? x / b[i] : null)) : []);
+      const peers = PEERS_OF[server] ?? PEERS;
+      for (const [, short] of PEERS) {
+        const peer = peers.find(([, s]) => s === short)?.[0];
+        const b = rounds.map((k) => (peer ? read(of(peer, k)) : null));
         row[short] = median(b);
-        row[`ratio_${short}`] = median(ratios);
-        row.by_round[peer] = b;
+        row[`ratio_${short}`] = ratioTo(b);
+        if (peer) row.by_round[peer] = b;
+      }
+      // A variant against plain pusher on the same workload, round by round.
+      if (server !== 'pusher') {
+        const b = rounds.map((k) => read(of('pusher', k)));
+        row.plain = median(b);
+        row.ratio_plain = ratioTo(b);
       }
       rows.push(row);
     }
+  }
+}
+
+// Figures that take two runs of the same round: what a room membership and
+// what OpenSSL's session add to an idle connection, against plain pusher.
+function derive(w, server, metric, fn) {
+  const rounds = roundsOf(w);
+  const of = (s, k) => runs.find((r) => r.workload === w && r.server === s && (r.round ?? 1) === k)?.run;
+  const v = rounds.map((k) => {
+    const a = of(server, k), b = of('pusher', k);
+    return a && b && a.mode === b.mode ? num(fn(a, b)) : null;
+  });
+  if (v.every((x) => x === null)) return;
+  const sample = rounds.map((k) => of(server, k)).find(Boolean);
+  const row = { workload: `${w} ${VARIANT[server](sample)}`, server, metric, better: 'info', chart: false,
+    rounds: rounds.length, pusher: median(v), by_round: { [server]: v }, bun: null, ws: null, ratio_bun: null, ratio_ws: null };
+  // Beside the variant's other rows.
+  const at = rows.map((r) => r.workload).lastIndexOf(row.workload);
+  rows.splice(at < 0 ? rows.length : at + 1, 0, row);
+}
+for (const w of workloads) {
+  derive(w, 'pusher-rooms', 'bytes per room membership (vs plain pusher)', (a, b) =>
+    (a.mode === 'idle' && a.rooms_each ? (a.rss_per_conn_bytes - b.rss_per_conn_bytes) / a.rooms_each : null));
+  derive(w, 'pusher-tls', 'TLS bytes/conn (RSS/conn over plain pusher\'s)', (a, b) =>
+    (a.mode === 'idle' ? a.rss_per_conn_bytes - b.rss_per_conn_bytes : null));
+}
+
+// The goals the rooms and TLS issues set, each read from the rows above.
+const find = (pred, metric) => rows.find((r) => pred(r.workload, r.server) && r.metric === metric);
+const goals = [];
+{
+  const room = find((w, s) => s === 'pusher-rooms' && w.startsWith('W2'), 'server CPU s/M deliveries');
+  if (room) {
+    goals.push({ goal: `${room.workload}: server CPU per delivery within 10% of W2 to everyone`,
+      value: room.ratio_plain, text: `${fmtRatio(room.ratio_plain)} of everyone's`, met: room.ratio_plain !== null && room.ratio_plain <= 1.1 });
+  }
+  const tls = find((w, s) => s === 'pusher-tls' && w.startsWith('W1'), 'server RSS bytes/conn');
+  if (tls && tls.ratio_ws !== null) {
+    goals.push({ goal: 'W1 over TLS: pusher\'s RSS per connection at most 1/3 of Node ws on https',
+      value: tls.ratio_ws, text: `${fmtRatio(tls.ratio_ws)} of Node's`, met: tls.ratio_ws <= 1 / 3 });
+  }
+  const join = find((w) => w.startsWith('R4'), 'server CPU per Join step, big / room of 2');
+  const jrt = find((w) => w.startsWith('R4'), 'Join round trip p50 us, into the big room');
+  const jrt2 = find((w) => w.startsWith('R4'), 'Join round trip p50 us, into a room of 2');
+  if (join && jrt && jrt2) {
+    const rt = jrt2.pusher ? jrt.pusher / jrt2.pusher : null;
+    goals.push({ goal: `${join.workload} is not a scan: it costs about what a Join into a room of 2 does`,
+      value: join.pusher, text: `server CPU per step ${fmtRatio(join.pusher)}, round trip ${fmtRatio(rt)} of the room of 2's`,
+      met: rt !== null && rt < 1.5 && join.pusher !== null && join.pusher < 1.5 });
   }
 }
 
@@ -161,14 +258,12 @@ function fmt(v, isCount) {
   if (isCount && Number.isInteger(v)) return String(v);
   return v.toFixed(Math.abs(v) >= 10 ? 1 : 2);
 }
-const ratioText = (v) => `${v >= 0.1 ? v.toFixed(2) : v.toPrecision(2)}x`;
-const fmtRatio = (v) => (v === null ? '-' : ratioText(v));
 const titled = (r) => (r.rounds > 1 ? `${r.workload} (median of ${r.rounds})` : r.workload);
 
-const head = ['workload', 'metric', 'pusher', 'bun', 'ws', 'pusher/bun', 'pusher/ws'];
+const head = ['workload', 'metric', 'pusher', 'bun', 'ws', 'pusher/bun', 'pusher/ws', 'vs plain pusher'];
 const body = rows.map((r) => [titled(r), `${r.metric}${{ up: ' (higher better)', down: ' (lower better)' }[r.better] ?? ''}`,
   fmt(r.pusher, r.better === 'count'), fmt(r.bun, r.better === 'count'), fmt(r.ws, r.better === 'count'),
-  fmtRatio(r.ratio_bun), fmtRatio(r.ratio_ws)]);
+  fmtRatio(r.ratio_bun), fmtRatio(r.ratio_ws), fmtRatio(r.ratio_plain)]);
 const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
 const line = (cells) => cells.map((c, i) => (i >= 2 ? c.padStart(width[i]) : c.padEnd(width[i]))).join('  ');
 console.log(line(head));
@@ -178,9 +273,15 @@ for (const b of body) {
   console.log(line(b[0] === last ? ['', ...b.slice(1)] : b));
   last = b[0];
 }
-console.log('\nbun: bench/peers/bun-peer.js on Bun.serve (uWebSockets); ws: bench/peers/ws-peer.js on Node\'s ws.' +
+console.log('\nbun: bench/peers/bun-peer.js on Bun.serve (uWebSockets); ws: bench/peers/ws-peer.js on Node\'s ws' +
+  '\n(for [TLS] rows, ws-peer.js on node:https); vs plain pusher: the variant over plain pusher on the' +
+  '\nsame workload in the same round; [nginx ends TLS]: CPU and RSS are nginx\'s and pusher\'s together.' +
   '\nserver writes/bytes per write: /proc/PID/io, which does not count send(2), so none for bun;' +
   '\nTCP segments in: what each server\'s output arrived in at the load generator, for all three.');
+if (goals.length) {
+  console.log('\ngoals of the rooms and TLS issues:');
+  for (const g of goals) console.log(`  ${g.met ? 'met  ' : 'UNMET'}  ${g.goal}: ${g.text}`);
+}
 if (problems.length) {
   console.log('\nproblems seen:');
   for (const p of problems) console.log(`  ${p}`);
@@ -191,9 +292,12 @@ if (problems.length) {
 fs.writeFileSync(jsonPath, `${JSON.stringify({
   generated: new Date().toISOString(),
   host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, kernel: os.release() },
-  note: 'ratio_bun = pusher / bun-peer, ratio_ws = pusher / ws-peer, each the median over rounds of the ratio ' +
-    'within one round; pusher, bun and ws are medians over rounds; server on core 0, loadgen on core 1',
-  rows, problems, runs,
+  note: 'ratio_bun = pusher / bun-peer, ratio_ws = pusher / ws-peer (ws-peer-tls for pusher-tls), ratio_plain = ' +
+    'a variant / plain pusher, each the median over rounds of the ratio within one round; pusher, bun, ws and ' +
+    'plain are medians over rounds; server (and nginx) on core 0, loadgen on core 1',
+  load_average: { start: process.env.BENCH_LOAD_START ?? null, end: os.loadavg().map((v) => v.toFixed(2)).join(' ') },
+  only: process.env.BENCH_ONLY ?? 'base,rooms,tls',
+  rows, goals, problems, runs,
 }, null, 2)}\n`);
 
 // ---------------------------------------------------------------- results.svg

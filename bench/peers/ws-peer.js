@@ -9,14 +9,35 @@
 // SIGTERM, and /healthz and /admin. Left out, as no workload touches them:
 // tokens, origins, /metrics, /api/push, the rate limit, keepalive pings.
 //
-//   node ws-peer.js [PORT]        (or PORT=N; 0 picks a free port)
+//   node ws-peer.js [PORT] [--tls-cert FILE --tls-key FILE]
+//                                 (or PORT=N; 0 picks a free port)
 //
+// With the two files it serves https:// and wss:// through node:https, as a
+// Node developer would put TLS on it, for the benchmark's workloads over TLS.
 // Like pusher it logs `event=listen ... port=N` on stderr once it listens.
 
+const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const { WebSocketServer } = require('ws');
 
-const PORT = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+// PORT first, then --tls-cert FILE and --tls-key FILE (or --tls-cert=FILE).
+const args = process.argv.slice(2);
+const flag = (name) => {
+  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  const [, v] = args[i].split(/=(.*)/s);
+  const value = v ?? args[i + 1];
+  args.splice(i, v === undefined ? 2 : 1);
+  return value;
+};
+const TLS_CERT = flag('--tls-cert');
+const TLS_KEY = flag('--tls-key');
+if (Boolean(TLS_CERT) !== Boolean(TLS_KEY)) {
+  process.stderr.write('ws-peer: --tls-cert and --tls-key go together\n');
+  process.exit(2);
+}
+const PORT = Number(args[0] ?? process.env.PORT ?? 8080);
 const MAX_MESSAGE = 65536;
 const MAX_PENDING = Number(process.env.MAX_PENDING ?? 16 * 1024 * 1024);
 const HISTORY = 100;
@@ -130,11 +151,15 @@ function plain(res, status, body) {
   res.end(body);
 }
 
-const server = http.createServer((req, res) => {
+function onRequest(req, res) {
   if (req.url === '/healthz') plain(res, 200, 'ok');
   else if (req.url === '/admin') plain(res, 200, `${all.size}\n`);
   else plain(res, 404, 'not found\n');
-});
+}
+
+const server = TLS_CERT
+  ? https.createServer({ cert: fs.readFileSync(TLS_CERT), key: fs.readFileSync(TLS_KEY) }, onRequest)
+  : http.createServer(onRequest);
 
 const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE });
 
