@@ -311,8 +311,8 @@ test('a client that stops in the middle of the handshake is closed at the handsh
   await stillChat(both, 'stalled handshakes');
 });
 
-test('250 half-open TLS handshakes: others still connect and chat, and every one is closed at the timeout', h.T, async (t) => {
-  const N = 250;
+test('500 half-open TLS handshakes: others still connect and chat, and every one is closed at the timeout', h.T, async (t) => {
+  const N = 500;
   const { srv } = await tlsServer(t, ['--handshake-timeout', '2s']);
   const both = await pair(srv);
   const hello = await h.tlsClientHello();
