@@ -339,6 +339,16 @@ size_t http_path_len(const char *target, size_t len)
     return q ? (size_t)(q - target) : len;
 }
 
+bool http_path_is(const char *path, size_t len, const char *want)
+{
+    return strlen(want) == len && memcmp(path, want, len) == 0;
+}
+
+bool http_method_is(const struct http_request *req, const char *want)
+{
+    return strlen(want) == req->method_len && memcmp(req->method, want, req->method_len) == 0;
+}
+
 /* The query is application/x-www-form-urlencoded, as browsers build it
  * (the WHATWG URL standard): name=value pairs split by '&', where empty
  * pairs ("a=1&&b=2") are skipped. */

@@ -65,6 +65,9 @@ long http_query_get(const char *target, size_t len, const char *name,
 
 /* The length of the path: target[0..len) up to its '?', if any. */
 size_t http_path_len(const char *target, size_t len);
+/* Is path[0..len) exactly want? Is the request's method want? */
+bool http_path_is(const char *path, size_t len, const char *want);
+bool http_method_is(const struct http_request *req, const char *want);
 
 /* Sets *out to the body length that Content-Length gives (0 when absent) and
  * returns 0, or returns -1 when a value is not all digits, duplicates

@@ -8,7 +8,7 @@
 
 #include "outq.h"
 
-#define OUTQ_SMALL 4
+#define OUTQ_SMALL 16           /* a broadcast's turn queues a few frames: room for them */
 #define OUTQ_POOL_MAX 4096
 
 static struct {
