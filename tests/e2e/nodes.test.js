@@ -18,8 +18,8 @@ const { Redis } = require('./redis_lib');
 
 const KEY = 'k3y';
 
-async function cluster(t, n) {
-  const redis = new Redis(t);
+async function cluster(t, n, redisArgs = []) {
+  const redis = new Redis(t, redisArgs);
   await redis.start();
   const nodes = [];
   for (let i = 0; i < n; i++) nodes.push(await h.serve(t, ['--redis', redis.addr, '--api-key', KEY]));
@@ -128,8 +128,8 @@ test('/api/push to node A reaches node B, delivered and /admin counted over both
   for (const c of [b1, b2]) await c.take((m) => m.content === 'to pb', 'the push to pb');
 });
 
-test('Redis killed: error: and 503s, connections kept; restarted: back within 5 s, ids growing', h.T, async (t) => {
-  const { redis, nodes } = await cluster(t, 2);
+test('Redis killed: error: and 503s, connections kept; restarted from its append-only file: back within 5 s, ids growing', h.T, async (t) => {
+  const { redis, nodes } = await cluster(t, 2, ['--appendonly', 'yes', '--appendfsync', 'always']);
   const a = await h.connect(nodes[0], 'ka');
   const b = await h.connect(nodes[1], 'kb');
   await h.settle(a, b);
@@ -160,6 +160,13 @@ test('Redis killed: error: and 503s, connections kept; restarted: back within 5 
   a.send({ messageType: 0, to: 'kb', content: 'still here?' });
   await b.take((x) => x.content === 'still here?', 'the Single after the restart');
   assert.equal(await h.adminCount(nodes[1]), 2, '/admin counts both nodes again');
+  // What Redis kept survived it: a newcomer on either node is replayed both.
+  const late = await h.connect(nodes[1], 'kc');
+  const replay = (await late.sync()).filter((x) => x.messageType === 1).map((x) => x.content);
+  assert.deepEqual(replay, ['before', 'after']);
+  const rtt = await h.metrics(nodes[0]);
+  assert.ok(h.counter(rtt, 'pusher_bus_messages_in_total') > 0 && h.counter(rtt, 'pusher_bus_messages_out_total') > 0,
+    'the bus counters move');
 });
 
 test('a Single to a user online nowhere is kept once: delivered on whichever node it opens', h.T, async (t) => {
