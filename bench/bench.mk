@@ -2,8 +2,9 @@
 # ws on the same workloads (see bench/run). Included by the top Makefile; also
 # usable alone from the top directory as `make -f bench/bench.mk bench`.
 #
-#   make bench          build everything it needs, run it (some 13 minutes; BENCH_ONLY=rooms,tls
-#                       for only the room and TLS groups, see bench/run)
+#   make bench          build everything it needs, run it (some 15 minutes; BENCH_ONLY=rooms,tls
+#                       for only the room and TLS groups, BENCH_ONLY=cluster for only
+#                       the nodes on one Redis, see bench/run)
 #   make bench-quick    the same with small counts and 2 s phases
 
 BENCH_CFLAGS = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE

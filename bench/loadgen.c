@@ -15,7 +15,12 @@
  *                       server CPU of a Join into each
  *
  * With --tls every connection speaks TLS first (bench/loadgen_tls.c); with
- * --rooms-each every connection joins several rooms at connect.
+ * --rooms-each every connection joins several rooms at connect. Fanout takes
+ * several servers, nodes sharing one Redis (--port=P1,P2,..., one --pid for
+ * each in the same order): the receivers are spread over them round robin,
+ * the senders are on the first, and each node's CPU per delivery to its own
+ * receivers is reported beside the total, with Redis's (--redis-pid) per
+ * message apart from both.
  *
  * Each also reports how busy each core was over its measured phase
  * (/proc/stat); fanout and echo also the server's read and write system calls
@@ -55,7 +60,8 @@
 #define MAX_CONNS 19000    /* stays under the machine's 20 000 open files */
 #define MAX_CODES 8        /* distinct close codes remembered */
 #define MAX_CPUS 8         /* cores whose /proc/stat lines are read */
-#define MAX_PIDS 4         /* server processes measured together (pusher and nginx) */
+#define MAX_PIDS 4         /* server processes measured together (pusher and nginx, or nodes) */
+#define MAX_PORTS 4        /* fanout: nodes the receivers are spread over */
 #define MAX_SAMPLES 10000  /* join: steps timed of each kind */
 
 /* ------------------------------------------------------------------ options */
@@ -66,8 +72,11 @@ static struct {
     enum mode mode;     /* what to run */
     int count;          /* N, R or C */
     const char *host;   /* server address, IPv4 */
-    int port;           /* server port */
+    int port;           /* server port, the first of ports */
+    int ports[MAX_PORTS]; /* fanout: the nodes' ports; the senders are on the first */
+    int nports;         /* entries in ports */
     int pid;            /* server pid, for /proc; 0 leaves CPU and RSS out */
+    int redis_pid;      /* the nodes' Redis, measured apart from them; 0: none */
     int pids[MAX_PIDS]; /* pid and the processes measured with it (a proxy's) */
     int npids;          /* entries in pids */
     double seconds;     /* length of the measured phase */
@@ -86,7 +95,7 @@ static struct {
     int fill;           /* pairs: messages each room has had before its history is weighed */
     int joins;          /* join: steps of each kind */
 } opt = {
-    .host = "127.0.0.1", .port = 8080, .seconds = 10, .window = 8, .senders = 1,
+    .host = "127.0.0.1", .port = 8080, .ports = {8080}, .nports = 1, .seconds = 10, .window = 8, .senders = 1,
     .concurrency = 256, .hold = 1, .drain = 2, .label = "", .room = "",
     .rooms_distinct = 1000, .joins = 200,
 };
@@ -340,6 +349,7 @@ struct conn {
     struct ssl_st *ssl; /* the TLS session over fd, with --tls */
     uint8_t state;      /* enum state */
     uint8_t role;       /* enum role */
+    uint8_t node;       /* index in opt.ports of the server it talks to */
     bool dirty;         /* on the flush list */
     bool pollout;       /* EPOLLOUT is armed: the socket refused output */
     uint32_t rlen;      /* bytes held in rbuf */
@@ -699,6 +709,8 @@ static struct {
     uint64_t last_delivery; /* when the last one arrived */
     uint64_t last_progress; /* when a message last completed */
     int next_sender;        /* round robin over senders */
+    int node_receivers[MAX_PORTS];     /* open receivers on each node when sending began */
+    uint64_t node_delivered[MAX_PORTS]; /* deliveries seen from each node */
     uint32_t got[RING];     /* fanout: deliveries per message, by seq */
     uint32_t need[RING];    /* fanout: receivers that message is owed to */
 } w;
@@ -795,6 +807,7 @@ static void on_text(struct conn *c, const char *p, size_t n)
         uint64_t now = now_us();
         hist_add(now - t);
         w.delivered++;
+        w.node_delivered[c->node]++;
         w.last_delivery = now;
         if (++w.got[seq % RING] == w.need[seq % RING]) {
             w.completed++;
@@ -976,7 +989,7 @@ static void send_upgrade(struct conn *c)
                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                     c->user, *rooms ? "&rooms=" : "", rooms, opt.host, opt.port);
+                     c->user, *rooms ? "&rooms=" : "", rooms, opt.host, opt.ports[c->node]);
     c->state = ST_HANDSHAKE;
     want(c, EPOLLIN, EPOLL_CTL_MOD);
     out_append(c, req, (size_t)n);
@@ -1067,7 +1080,7 @@ static void start_connect(struct conn *c, int idx)
     src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(idx / PER_SOURCE));
     if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0)
         die("bind: %s", strerror(errno));
-    dst.sin_port = htons((uint16_t)opt.port);
+    dst.sin_port = htons((uint16_t)opt.ports[c->node]);
     if (inet_pton(AF_INET, opt.host, &dst.sin_addr) != 1)
         die("bad --host %s", opt.host);
     c->state = ST_CONNECTING;
@@ -1313,6 +1326,64 @@ static void run_idle(void)
 /* More members for report_traffic's object, each starting with a comma. */
 static char extra_json[512];
 
+/* Fanout: each of opt.pids' CPU seconds over the measured phase, and the
+ * Redis's (-1 without --redis-pid), for the figures per node. */
+static double phase_pid_cpu[MAX_PIDS];
+static double phase_redis_cpu = -1;
+
+/* A ratio's JSON value alone: a number, or null where the divisor is nothing. */
+static void print_per(FILE *f, double a, double b)
+{
+    if (b > 0 && a >= 0)
+        fprintf(f, "%.3f", a / b);
+    else
+        fprintf(f, "null");
+}
+
+/* Fanout's nodes: the receivers, deliveries and CPU of each (the node's own
+ * pid when each port has one, else all of --pid's together), and Redis's CPU
+ * per message sent, the script and the publish to every node it costs. */
+static void print_nodes(FILE *f)
+{
+    bool per_node = opt.npids == opt.nports;
+    fprintf(f, ",\"nodes\":[");
+    for (int k = 0; k < opt.nports; k++) {
+        double cpu = 0;
+        if (per_node)
+            cpu = phase_pid_cpu[k];
+        else
+            for (int i = 0; i < opt.npids; i++)
+                cpu += phase_pid_cpu[i];
+        fprintf(f, "%s{\"port\":%d,\"pid\":%d,\"receivers\":%d,\"delivered\":%" PRIu64
+                   ",\"cpu_s\":%.3f,\"cpu_s_per_M\":",
+                k ? "," : "", opt.ports[k], per_node ? opt.pids[k] : opt.pid,
+                w.node_receivers[k], w.node_delivered[k], cpu);
+        print_per(f, cpu * 1e6, (double)w.node_delivered[k]);
+        fputc('}', f);
+    }
+    fprintf(f, "],\"redis_pid\":%d,\"redis_cpu_s\":", opt.redis_pid);
+    if (phase_redis_cpu >= 0)
+        fprintf(f, "%.3f", phase_redis_cpu);
+    else
+        fprintf(f, "null");
+    fprintf(f, ",\"redis_cpu_us_per_message\":");
+    print_per(f, phase_redis_cpu * 1e6, (double)w.sent);
+}
+
+/* The same for the human line. */
+static void say_nodes(FILE *f)
+{
+    if (opt.nports > 1 && opt.npids == opt.nports) {
+        fprintf(f, "; per node");
+        for (int k = 0; k < opt.nports; k++)
+            fprintf(f, "%s%.2f", k ? "/" : " ", w.node_delivered[k]
+                    ? phase_pid_cpu[k] * 1e6 / (double)w.node_delivered[k] : 0);
+        fprintf(f, " CPU s/M");
+    }
+    if (phase_redis_cpu >= 0 && w.sent)
+        fprintf(f, "; Redis %.1f CPU us/message", phase_redis_cpu * 1e6 / (double)w.sent);
+}
+
 /* Shared by fanout, pairs and echo: the measured phase, then its report. */
 static void report_traffic(const char *mode, double cpu, const char *unit)
 {
@@ -1330,6 +1401,8 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
            w.expected, w.delivered, lost, unit, rate);
     print_latency(stdout);
     print_io(stdout, w.delivered);
+    if (opt.mode == MODE_FANOUT)
+        print_nodes(stdout);
     printf(",\"server_cpu_s\":%.3f,\"server_cpu_s_per_M\":%.3f,\"server_rss_kib\":%ld%s}\n",
            cpu, per_m, server_rss_kib(), extra_json);
     fprintf(stderr, "%s %s %d: %.0f %s/s, p50 %" PRIu64 " us, p99 %" PRIu64 " us, "
@@ -1345,6 +1418,8 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
         fprintf(stderr, ", %.2f server writes/delivery, %.0f B/write",
                 (double)phase.io.syscw / (double)w.delivered,
                 (double)phase.io.wchar / (double)phase.io.syscw);
+    if (opt.mode == MODE_FANOUT)
+        say_nodes(stderr);
     fputc('\n', stderr);
 }
 
@@ -1353,6 +1428,9 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
  * server CPU seconds it took. */
 static double fanout_phase(bool (*send_next)(void))
 {
+    double pid0[MAX_PIDS], redis0 = opt.redis_pid ? pid_cpu(opt.redis_pid) : -1;
+    for (int i = 0; i < opt.npids; i++)
+        pid0[i] = pid_cpu(opt.pids[i]);
     double cpu0 = server_cpu();
     phase_begin();
     w.t0 = w.last_progress = now_us();
@@ -1388,6 +1466,10 @@ static double fanout_phase(bool (*send_next)(void))
     while (w.delivered < w.expected && now_us() < drain_end)
         pump(10);
     double cpu = server_cpu() - cpu0;
+    for (int i = 0; i < opt.npids; i++)
+        phase_pid_cpu[i] = pid_cpu(opt.pids[i]) - pid0[i];
+    double redis1 = opt.redis_pid ? pid_cpu(opt.redis_pid) : -1;
+    phase_redis_cpu = redis0 >= 0 && redis1 >= 0 ? redis1 - redis0 : -1;
     phase_end();
     if (stalled)
         w.t_stop = now;
@@ -1399,7 +1481,10 @@ static void run_fanout(void)
     connect_all(120);
     settle(300, 30000);
     for (int i = 0; i < opt.count; i++)
-        w.receivers += conns[i].state == ST_OPEN;
+        if (conns[i].state == ST_OPEN) {
+            w.receivers++;
+            w.node_receivers[conns[i].node]++;
+        }
     double cpu = fanout_phase(send_group);
     report_traffic("fanout", cpu, "deliveries");
 }
@@ -1589,9 +1674,11 @@ static void usage(void)
 {
     fputs("usage: loadgen idle N | fanout R | echo C | pairs P | join M [options]\n"
           "  --host=ADDR        server IPv4 address (127.0.0.1)\n"
-          "  --port=N           server port (8080)\n"
+          "  --port=N[,N...]    server port (8080); fanout: several nodes' ports, the\n"
+          "                     receivers spread over them round robin, senders on the first\n"
           "  --pid=N[,N...]     server pid, for CPU and RSS from /proc; more pids (a\n"
-          "                     proxy's) are counted with it\n"
+          "                     proxy's, or one a node in --port's order) are counted with it\n"
+          "  --redis-pid=N      fanout: the nodes' Redis, its CPU per message apart\n"
           "  --tls              speak TLS (the certificate is not checked)\n"
           "  --seconds=S        measured phase (10)\n"
           "  --rate=M           fanout: M messages/s in all (else window mode)\n"
@@ -1619,6 +1706,20 @@ static double num_arg(const char *s, const char *name, double lo, double hi)
     if (*s == 0 || *end || v < lo || v > hi)
         die("bad %s: %s", name, s);
     return v;
+}
+
+/* --port=P1,P2,...: the first is where the senders go. */
+static void parse_ports(char *v)
+{
+    opt.nports = 0;
+    for (char *p = strtok(v, ","); p; p = strtok(NULL, ",")) {
+        if (opt.nports == MAX_PORTS)
+            die("at most %d ports", MAX_PORTS);
+        opt.ports[opt.nports++] = (int)num_arg(p, "--port", 1, 65535);
+    }
+    if (!opt.nports)
+        die("--port names no port");
+    opt.port = opt.ports[0];
 }
 
 /* --pid=A,B,...: the first is the server, the others are counted with it. */
@@ -1664,9 +1765,11 @@ static void parse_args(int argc, char **argv)
         if (!strcmp(a, "--host"))
             opt.host = v;
         else if (!strcmp(a, "--port"))
-            opt.port = (int)num_arg(v, a, 1, 65535);
+            parse_ports(v);
         else if (!strcmp(a, "--pid"))
             parse_pids(v);
+        else if (!strcmp(a, "--redis-pid"))
+            opt.redis_pid = (int)num_arg(v, a, 0, 1e9);
         else if (!strcmp(a, "--rooms-each"))
             opt.rooms_each = (int)num_arg(v, a, 0, 100);
         else if (!strcmp(a, "--rooms-distinct"))
@@ -1698,6 +1801,13 @@ static void parse_args(int argc, char **argv)
         else
             usage();
     }
+    if (opt.nports > 1 && opt.mode != MODE_FANOUT)
+        die("several ports are for fanout only");
+    /* Per node figures pair the ports with the pids; a mismatch would pin one
+     * node's CPU on another. */
+    if (opt.nports > 1 && opt.npids && opt.npids != opt.nports)
+        die("%d ports need %d pids, one a node in the same order, not %d", opt.nports,
+            opt.nports, opt.npids);
     if (opt.rooms_each > opt.rooms_distinct)
         die("--rooms-each=%d names a room twice with only %d distinct", opt.rooms_each,
             opt.rooms_distinct);
@@ -1750,6 +1860,7 @@ int main(int argc, char **argv)
             snprintf(c->user, sizeof c->user, "u%d", i < opt.count ? i % USERS : (i - opt.count) % 2);
         } else if (i < opt.count) {
             c->role = ROLE_RECEIVER;
+            c->node = (uint8_t)(i % opt.nports);
             snprintf(c->user, sizeof c->user, "u%d", i % USERS);
         } else {
             c->role = ROLE_SENDER;

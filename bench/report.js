@@ -19,7 +19,8 @@ if (!svgPath) {
 }
 
 const runs = fs.readFileSync(runsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const MINE = ['pusher', 'pusher-poll', 'pusher-journal', 'pusher-always', 'pusher-rooms', 'pusher-tls', 'pusher-nginx'];
+const MINE = ['pusher', 'pusher-poll', 'pusher-journal', 'pusher-always', 'pusher-rooms', 'pusher-tls', 'pusher-nginx',
+  'pusher-redis', 'pusher-2nodes', 'pusher-3nodes'];
 // How a variant of pusher is named in a workload's row; pusher-rooms is the
 // same server, its rooms are in the load generator's object.
 const VARIANT = {
@@ -29,6 +30,9 @@ const VARIANT = {
   'pusher-rooms': (r) => (r?.room ? `[to room ${r.room}]` : `[each in ${r?.rooms_each} of ${r?.rooms_distinct} rooms]`),
   'pusher-tls': () => '[TLS]',
   'pusher-nginx': () => '[nginx ends TLS]',
+  'pusher-redis': () => '[--redis, 1 node]',
+  'pusher-2nodes': () => '[2 nodes, one Redis]',
+  'pusher-3nodes': () => '[3 nodes, one Redis]',
 };
 const PEERS = [['bun-peer', 'bun'], ['ws-peer', 'ws']];
 // The peers a variant is set against, in the same columns: over TLS, Node ws
@@ -37,6 +41,9 @@ const PEERS_OF = {
   'pusher-tls': [['ws-peer-tls', 'ws']],
   'pusher-rooms': [],
   'pusher-nginx': [],
+  'pusher-redis': [],
+  'pusher-2nodes': [],
+  'pusher-3nodes': [],
 };
 
 // Near 100%, the load generator, not the server, set the pace: its rate is a
@@ -44,10 +51,12 @@ const PEERS_OF = {
 // The cores' busy shares (from /proc/stat) beside what the server and the
 // load generator used of them say whether anything else ran: on a quiet
 // machine the two agree within a few points.
+// A cluster's Redis is on core 0 with its nodes, so its CPU is not "else".
 function othersPct(r) {
   const core = r.core_busy_pct;
   if (!core || core.length < 2 || !(r.phase_s > 0)) return null;
-  return Math.max(0, core[0] - (100 * r.server_cpu_s) / r.phase_s, core[1] - r.loadgen_busy_pct);
+  const mine = r.server_cpu_s + (r.redis_cpu_s ?? 0);
+  return Math.max(0, core[0] - (100 * mine) / r.phase_s, core[1] - r.loadgen_busy_pct);
 }
 const OTHERS_LIMIT = 10;
 const MACHINE = [
@@ -72,6 +81,20 @@ const SYSCALLS = (unit) => [
 const windowed = (r) => !(r.rate > 0);
 const rated = (r) => r.rate > 0;
 
+// The cluster variants (loadgen's nodes and redis_cpu_s): each node's CPU
+// per delivery to its own receivers (the first also reads the sender's
+// messages and runs them through Redis), Redis's per message sent (not per
+// delivery), and the nodes' and Redis's together per delivery, which plain
+// pusher's server CPU is set against (it has no Redis).
+const withRedis = (r) => r.redis_cpu_s !== null && r.redis_cpu_s !== undefined;
+const CLUSTER = [
+  ['server and Redis CPU s/M deliveries', (r) => (r.delivered ? ((r.server_cpu_s + (r.redis_cpu_s ?? 0)) * 1e6) / r.delivered : null), 'down', false, withRedis],
+  ...[0, 1, 2, 3].map((k) => [`server CPU s/M deliveries, node ${k + 1} (its own receivers)`,
+    (r) => r.nodes?.[k]?.cpu_s_per_M, 'info', false, (r) => r.nodes?.length > 1 && r.nodes.length > k]),
+  ['Redis CPU us/message published', (r) => r.redis_cpu_us_per_message, 'info', false, withRedis],
+  ['Redis CPU, % of phase', (r) => (r.phase_s > 0 && withRedis(r) ? (100 * r.redis_cpu_s) / r.phase_s : null), 'info', false, withRedis],
+];
+
 // Per mode: [label, how to read it from loadgen's object, kind, charted?,
 // applies?] (the last two may be tests of the run): 'up' or 'down' says which
 // way is better and earns a ratio; 'count' and 'info' are shown for context.
@@ -91,6 +114,7 @@ const METRICS = {
     ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down', true],
     ['latency max ms', (r) => r.lat_us.max / 1000, 'down'],
     ['server CPU s/M deliveries', (r) => r.server_cpu_s_per_M, 'down', true],
+    ...CLUSTER,
     ...SYSCALLS('delivery'),
     ['undelivered after drain (lost or late)', (r) => r.lost, 'count'],
     ...MACHINE,
@@ -181,6 +205,10 @@ for (const w of workloads) {
       };
       const ratioTo = (b) => median((better === 'up' || better === 'down')
         ? a.map((x, i) => (x !== null && b[i] ? x / b[i] : null)) : []);
+      // Against plain pusher, the cluster's server and Redis CPU is set
+      // against its server CPU alone: it has no Redis.
+      const readPlain = (r) => (metric === 'server and Redis CPU s/M deliveries' && r?.mode === mode
+        ? num(r.server_cpu_s_per_M) : read(r));
       const peers = PEERS_OF[server] ?? PEERS;
       for (const [, short] of PEERS) {
         const peer = peers.find(([, s]) => s === short)?.[0];
@@ -191,7 +219,7 @@ for (const w of workloads) {
       }
       // A variant against plain pusher on the same workload, round by round.
       if (server !== 'pusher') {
-        const b = rounds.map((k) => read(of('pusher', k)));
+        const b = rounds.map((k) => readPlain(of('pusher', k)));
         row.plain = median(b);
         row.ratio_plain = ratioTo(b);
       }
@@ -277,7 +305,9 @@ console.log('\nbun: bench/peers/bun-peer.js on Bun.serve (uWebSockets); ws: benc
   '\n(for [TLS] rows, ws-peer.js on node:https); vs plain pusher: the variant over plain pusher on the' +
   '\nsame workload in the same round; [nginx ends TLS]: CPU and RSS are nginx\'s and pusher\'s together.' +
   '\nserver writes/bytes per write: /proc/PID/io, which does not count send(2), so none for bun;' +
-  '\nTCP segments in: what each server\'s output arrived in at the load generator, for all three.');
+  '\nTCP segments in: what each server\'s output arrived in at the load generator, for all three.' +
+  '\n[N nodes, one Redis]: server CPU is the nodes\' together, Redis\'s apart; the nodes and Redis all' +
+  '\nshare core 0, so these give the cost of a delivery, not how nodes scale.');
 if (goals.length) {
   console.log('\ngoals of the rooms and TLS issues:');
   for (const g of goals) console.log(`  ${g.met ? 'met  ' : 'UNMET'}  ${g.goal}: ${g.text}`);
@@ -294,9 +324,9 @@ fs.writeFileSync(jsonPath, `${JSON.stringify({
   host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, kernel: os.release() },
   note: 'ratio_bun = pusher / bun-peer, ratio_ws = pusher / ws-peer (ws-peer-tls for pusher-tls), ratio_plain = ' +
     'a variant / plain pusher, each the median over rounds of the ratio within one round; pusher, bun, ws and ' +
-    'plain are medians over rounds; server (and nginx) on core 0, loadgen on core 1',
+    'plain are medians over rounds; server (and nginx, or the nodes and their Redis) on core 0, loadgen on core 1',
   load_average: { start: process.env.BENCH_LOAD_START ?? null, end: os.loadavg().map((v) => v.toFixed(2)).join(' ') },
-  only: process.env.BENCH_ONLY ?? 'base,rooms,tls',
+  only: process.env.BENCH_ONLY ?? 'base,rooms,tls,cluster',
   rows, goals, problems, runs,
 }, null, 2)}\n`);
 

@@ -1,4 +1,4 @@
-# bench/variants.sh - sourced by bench/run: the room and TLS workloads.
+# bench/variants.sh - sourced by bench/run: the room, TLS and cluster workloads.
 # shellcheck shell=bash disable=SC2034  # its variables are bench/run's
 #
 #   rooms (pusher only: neither peer has rooms)
@@ -12,6 +12,16 @@
 #     W1 over TLS         pusher --tls-cert against Node ws on node:https
 #     W2, W4 over TLS     pusher --tls-cert, and plain pusher behind nginx
 #                         (contrib/nginx.conf) ending TLS, beside plain pusher
+#   cluster (pusher only: the peers have no Redis bus)
+#     W2 over nodes       W2's fan-out against pusher with --redis on one node,
+#                         and on 2 and 3 nodes sharing one Redis, the receivers
+#                         spread over them round robin, the sender on the
+#                         first; beside plain pusher (no Redis) in each round.
+#                         The nodes and Redis share core 0, as the machine has
+#                         2 cores: this measures what a delivery and a message
+#                         cost, not how nodes scale. Redis is a fresh one of
+#                         the run's own per run, on a Unix socket in $WORK,
+#                         stopped by its PID.
 #
 # It uses run, start_server's SERVER_PID and PORT, and $WORK from bench/run;
 # the certificate is made at run time in $WORK/tls.
@@ -50,6 +60,9 @@ variant_cmd() {
                        --tls-cert "$WORK/tls/cert.pem" --tls-key "$WORK/tls/key.pem" ;;
     # Plain pusher on the loopback, behind nginx_start's proxy.
     pusher-nginx) echo ./pusher --bind 127.0.0.1 --port 0 --max-rate 0 --max-pending 16m ;;
+    # Every node of a cluster variant alike, on redis_start's Redis.
+    pusher-redis|pusher-[0-9]nodes)
+                  echo ./pusher --port 0 --max-rate 0 --max-pending 16m --redis "unix:$REDIS_SOCK" ;;
     *) die "unknown server $1" ;;
     esac
 }
@@ -158,4 +171,94 @@ tls_check() {
         echo "bench: !! nginx is not installed (tests/setup installs it when root):" \
             "skipping pusher behind nginx; the other TLS workloads run" >&2
     fi
+}
+
+# ------------------------------------------------------------------ cluster
+
+REDIS_SERVER=$(command -v redis-server || true)
+REDIS_PID='' REDIS_SOCK='' NODE_PIDS='' NODES_ENDED=''
+
+# The nodes server $1 runs on: 1 for pusher-redis, N for pusher-Nnodes, 0
+# for a server without Redis.
+nodes_of() {
+    case $1 in
+    pusher-redis) echo 1 ;;
+    pusher-[0-9]nodes) echo "${1//[!0-9]/}" ;;
+    *) echo 0 ;;
+    esac
+}
+
+# A redis-server of this run's own for a cluster variant, on core 0 beside
+# the nodes, on a Unix socket in a fresh directory, nothing saved; sets
+# REDIS_PID and REDIS_SOCK. It is stopped by that PID and no other Redis is
+# touched.
+redis_start() {
+    [ "$(nodes_of "$1")" -gt 0 ] || return 0
+    local dir
+    dir=$(mktemp -d "$WORK/redis.XXXXXX")
+    REDIS_SOCK=$dir/redis.sock
+    taskset -c 0 "$REDIS_SERVER" --port 0 --unixsocket "$REDIS_SOCK" --dir "$dir" --save '' \
+        --appendonly no --daemonize no >"$dir/redis.log" 2>&1 &
+    REDIS_PID=$!
+    for _ in $(seq 100); do
+        [ -S "$REDIS_SOCK" ] && return 0
+        alive "$REDIS_PID" || die "redis-server exited at start; see $dir/redis.log"
+        sleep 0.1
+    done
+    die "redis-server made no socket in 10 s; see $dir/redis.log"
+}
+
+redis_stop() {
+    [ -n "$REDIS_PID" ] || return 0
+    stop_pid "$REDIS_PID"
+    [ "$STOPPED" = ok ] || echo "  !! redis-server ended: $STOPPED" >&2
+    REDIS_PID='' REDIS_SOCK=''
+}
+
+# After the first node of server $1 (named $2 in the logs) listens: the
+# others, on the same Redis; PORT becomes the nodes' ports and EXTRA_PIDS the
+# other nodes' PIDs, in the same order, so the load generator spreads its
+# receivers over them and measures each node by its own PID.
+nodes_start() {
+    local n k
+    n=$(nodes_of "$1")
+    NODE_PIDS=
+    for ((k = 2; k <= n; k++)); do
+        launch "$1" "$2.node$k"
+        NODE_PIDS="$NODE_PIDS $LAUNCHED"
+        PORT="$PORT,$LISTEN"
+    done
+    NODE_PIDS=${NODE_PIDS# }
+    [ -z "$NODE_PIDS" ] || EXTRA_PIDS=${NODE_PIDS// /,}
+    return 0
+}
+
+# The nodes after the first, before it; NODES_ENDED says the first of them
+# that did not end well, or is empty.
+nodes_stop() {
+    local k=2 p
+    NODES_ENDED=
+    for p in $NODE_PIDS; do
+        stop_pid "$p"
+        [ "$STOPPED" = ok ] || [ -n "$NODES_ENDED" ] || NODES_ENDED="node $k: $STOPPED"
+        k=$((k + 1))
+    done
+    [ -z "$NODE_PIDS" ] || EXTRA_PIDS=
+    NODE_PIDS=
+}
+
+cluster_check() {
+    if [ -z "$REDIS_SERVER" ]; then
+        echo "bench: !! redis-server is not installed (tests/setup installs it when root):" \
+            "skipping the cluster group" >&2
+    fi
+}
+
+# Within each round, after plain pusher's W2 (bench/run's loop).
+cluster_round() {
+    [ -n "$REDIS_SERVER" ] || return 0
+    local s
+    for s in pusher-redis pusher-2nodes pusher-3nodes; do
+        run "$W2" "$s" fanout "$FAN_WIN" --window=8 --seconds="$SECS"
+    done
 }
