@@ -371,6 +371,20 @@ def conn_seeds():
         "len64-not-minimal": knob(1) + frame(1, b"{}", form=64),
         "rfc-mask": knob(1) + text(msg(messageType=1, content="masked"), mask=b"\x37\xfa\x21\x3d"),
         "control-too-long": knob(1) + frame(0x9, b"p" * 126),
+        # rooms: Join, a Group to the room, Leave; the mistakes; rooms= at connect
+        "join-group-leave": knob(1) + text(msg(messageType=5, to="lobby")) +
+                            text(msg(messageType=1, to="lobby", content="in the lobby")) +
+                            text(msg(messageType=6, to="lobby")),
+        "join-since": knob(1) + text(b'{"messageType":5,"to":"r","since":1764000001500001}'),
+        "join-twice-leave-twice": knob(1) + text(msg(messageType=5, to="r")) * 2 +
+                                  text(msg(messageType=6, to="r")) * 2,
+        "join-bad-names": knob(1) + text(msg(messageType=5, to="")) +
+                          text(msg(messageType=5, to="a\u0001b")) + text(msg(messageType=5, to="r" * 65)),
+        "group-to-room-not-in": knob(1) + text(msg(messageType=1, to="elsewhere", content="x")),
+        "rooms-at-connect": knob() + hello("/websocket?userId=alice&rooms=a,b%2Cc,%C3%A9t%C3%A9") + group,
+        "rooms-at-connect-bad": knob() + hello("/websocket?userId=alice&rooms=a,,a"),
+        "bob-in-room": knob(1, bob=True) + text(msg(messageType=5, to="r")) +
+                       text(msg(messageType=1, to="r", content="hi room")),
         # the same, cut into small pieces: 1, 5 and 64 bytes
         "pieces-1-fragmented": knob(1, 1) + text("{", fin=False) + frame(0x9, b"p") + frame(0, b"}"),
         "pieces-5-group": knob(1, 2) + group + to_self,
