@@ -48,6 +48,7 @@ enum {
     CONN_WANT_WRITE = 2,        /* the socket was full; waiting for it to drain */
     CONN_NOTIFY = 4,            /* its owner waits for ops->written */
     CONN_SNIFF = 8,             /* on a TLS port: its first byte picks the transport */
+    CONN_CORKED = 16,           /* its output waits for conn_cork(c, false) */
 };
 
 struct conn {
@@ -162,7 +163,7 @@ static void on_expired(struct deadline *d, int list)
 
 static void flush_list_add(struct conn *c)
 {
-    if (c->flags & (CONN_FLUSHING | CONN_WANT_WRITE))
+    if (c->flags & (CONN_FLUSHING | CONN_WANT_WRITE | CONN_CORKED))
         return;
     c->flags |= CONN_FLUSHING;
     c->flush_next = g.flush;
@@ -445,10 +446,22 @@ static void note_ending(struct conn *c)
     g.ending[g.nending++] = c;
 }
 
+void conn_cork(struct conn *c, bool on)
+{
+    if (on) {
+        c->flags |= CONN_CORKED;
+        return;
+    }
+    c->flags &= (uint8_t)~CONN_CORKED;
+    if (c->out)
+        flush_list_add(c);
+}
+
 void conn_finish(struct conn *c)
 {
     if (c->state != CONN_OPEN)
         return;
+    conn_cork(c, false);        /* an end writes what it has */
     note_ending(c);
     c->state = CONN_DRAIN;
     conn_deadline(c, g.linger, conn_now());

@@ -78,6 +78,9 @@ void conn_send_raw(struct conn *c, const void *bytes, size_t len);
  * written is delivered as far as the server can know (a kept message is
  * forgotten then). */
 void conn_notify_written(struct conn *c);
+/* Holds c's output back (on) until it is let go (off): with several
+ * nodes, a new connection's 101 waits until Redis counts it. */
+void conn_cork(struct conn *c, bool on);
 /* Queues f whatever the limit (a close frame), then finishes c. */
 void conn_send_last(struct conn *c, struct frame *f);
 /* Shuts c down once its queued output is written, then lingers briefly,

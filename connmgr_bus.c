@@ -213,6 +213,7 @@ static void replay_now(struct waiting *w)
     struct conn *c = sender_conn(w->who);
     struct member *m = connmgr_member(c);
     connmgr_set_replaying(c, false);
+    conn_cork(c, false);
     if (w->overflowed) {
         conn_kill(c);
         return;
@@ -247,10 +248,14 @@ static void on_kept(void *data, uint64_t id, const char *json, size_t len)
     waiting_end(w);
 }
 
+/* The connection's 101 is held too, until the take answers: that answer
+ * comes after its Online's, so by the time the client sees the 101 the
+ * cluster counts it, and whatever the client does next is routed after
+ * its Online, as on one server. */
 bool connmgr_bus_joined(struct conn *c, const struct user *u, uint64_t since)
 {
     connmgr_bus_presence(MSG_ONLINE, u, 1, c);
-    struct waiting *w = offline_enabled() ? calloc(1, sizeof *w) : NULL;
+    struct waiting *w = calloc(1, sizeof *w);
     if (!w)
         return false;
     *w = (struct waiting){.next = waiting, .who = sender_of(c), .since = since,
@@ -259,6 +264,7 @@ bool connmgr_bus_joined(struct conn *c, const struct user *u, uint64_t since)
     memcpy(w->user, u->id, u->len);
     waiting = w;
     connmgr_set_replaying(c, true);
+    conn_cork(c, true);
     cluster_take_kept(u->id, u->len, on_kept, w);
     return true;
 }
