@@ -174,14 +174,18 @@ void connmgr_bus_hold(struct conn *c, struct frame *f)
     w->held[w->nheld++] = f;
 }
 
-/* A kept message as "id\njson\n", for cluster_give_back. */
+/* A kept message as cluster_give_back takes it: "id\njson\n". */
+static void append_kept(struct buf *b, uint64_t id, const void *json, size_t len)
+{
+    buf_printf(b, "%llu\n", (unsigned long long)id);
+    buf_append(b, json, len);
+    buf_append(b, "\n", 1);
+}
+
 static void give_back(void *data, struct frame *f, uint64_t id)
 {
-    struct buf *b = data;
     size_t header = WS_MAX_SERVER_HEADER - f->off;
-    buf_printf(b, "%llu\n", (unsigned long long)id);
-    buf_append(b, frame_payload(f), f->len - header);
-    buf_append(b, "\n", 1);
+    append_kept(data, id, frame_payload(f), f->len - header);
 }
 
 /* The user's kept messages that this node holds and is not sending go
@@ -232,11 +236,8 @@ static void on_kept(void *data, uint64_t id, const char *json, size_t len)
          * the histories; ids are the clock in µs, the age --offline-ttl
          * goes by. What cannot go there goes back. */
         struct frame *f = w->gone ? NULL : frame_make(WS_OP_TEXT, json, len);
-        if (!f || offline_keep(w->user, w->user_len, f, id, (int64_t)(id / 1000)) < 0) {
-            buf_printf(&w->back, "%llu\n", (unsigned long long)id);
-            buf_append(&w->back, json, len);
-            buf_append(&w->back, "\n", 1);
-        }
+        if (!f || offline_keep(w->user, w->user_len, f, id, (int64_t)(id / 1000)) < 0)
+            append_kept(&w->back, id, json, len);
         if (f)
             frame_unref(f);
         return;
