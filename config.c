@@ -27,13 +27,13 @@
 #define COUNT(a) (int)(sizeof(a) / sizeof(a)[0])
 
 #ifdef __linux__
-#define DEFAULT_BACKEND "epoll"
+#define DEFAULT_BACKEND "uring"
 #else
 #define DEFAULT_BACKEND "poll"
 #endif
 
 static const char *const levels[] = {"error", "warn", "info", "debug"}; /* by enum log_level */
-static const char *const backends[] = {"poll", "epoll"};                /* by enum loop_backend */
+static const char *const backends[] = {"poll", "epoll", "uring"};       /* by enum loop_backend */
 static const char *const fsyncs[] = {"always", "everysec", "no"};       /* by enum journal_fsync */
 /* CHOICE options store an enum through an int. */
 _Static_assert(sizeof(enum log_level) == sizeof(int) && sizeof(enum loop_backend) == sizeof(int) &&
@@ -262,8 +262,8 @@ static const struct option_def options[] = {
     {"log-rate", "PUSHER_LOG_RATE", "N", "20",
      "lines a second about single connections, in bursts of ten times that; 0: no limit",
      "a number >= 0", .kind = NUMBER, .field = AT(log_rate)},
-    {"backend", "PUSHER_BACKEND", "NAME", DEFAULT_BACKEND, "event loop: poll or epoll",
-     "poll or epoll", .kind = CHOICE, .field = AT(backend),
+    {"backend", "PUSHER_BACKEND", "NAME", DEFAULT_BACKEND, "event loop: poll, epoll, or uring (epoll, and each turn's writes by one io_uring call)",
+     "poll, epoll or uring", .kind = CHOICE, .field = AT(backend),
      .max = COUNT(backends) - 1, .names = backends},
     {"tls-cert", "PUSHER_TLS_CERT", "FILE", NULL,
      "PEM certificate (its chain after it): the port speaks TLS; reread on SIGHUP",

@@ -35,6 +35,7 @@ struct stats stats;
 #define LINGER_MS 2000
 #define SCRATCH_SIZE 65536
 #define WRITEV_MAX 64
+#define BATCH_MAX 256            /* connections whose writes go out together */
 
 enum conn_state {
     CONN_OPEN,                  /* reading and writing */
@@ -82,6 +83,9 @@ static struct {
     struct conn **ending;       /* connections that stopped being open this turn */
     size_t nending, ending_cap;
     size_t count;               /* live connections */
+    bool batched;               /* --backend uring: TCP writes go out together */
+    struct conn *batch[BATCH_MAX];      /* this batch's connections */
+    ssize_t batch_result[BATCH_MAX];    /* and what their queued write did */
     uint8_t scratch[SCRATCH_SIZE];
 } g;
 
@@ -269,52 +273,71 @@ static void skip_lost(struct outq *q)
     }
 }
 
-/* Writes as much of c's queue as the socket takes, WRITEV_MAX frames a
- * call, each call stopping short of a lost frame. */
-static void flush_one(struct conn *c)
+/* The next write of c's queue: up to WRITEV_MAX frames, stopping short of
+ * a lost one. 0 when nothing is left to write. */
+static int next_write(struct conn *c, struct iovec *iov)
 {
     struct outq *q = c->out;
-    while (q && (skip_lost(q), q->start < q->end)) {
-        struct iovec iov[WRITEV_MAX];
-        int n = 0;
-        for (uint32_t i = q->start; i < q->end && n < WRITEV_MAX && !q->f[i]->lost; i++, n++) {
-            size_t skip = i == q->start ? q->head_off : 0;
-            iov[n].iov_base = (uint8_t *)frame_data(q->f[i]) + skip;
-            iov[n].iov_len = q->f[i]->len - skip;
+    if (!q)
+        return 0;
+    skip_lost(q);
+    int n = 0;
+    for (uint32_t i = q->start; i < q->end && n < WRITEV_MAX && !q->f[i]->lost; i++, n++) {
+        size_t skip = i == q->start ? q->head_off : 0;
+        iov[n].iov_base = (uint8_t *)frame_data(q->f[i]) + skip;
+        iov[n].iov_len = q->f[i]->len - skip;
+    }
+    return n;
+}
+
+/* The socket took w bytes of the head of c's queue. */
+static void written(struct conn *c, size_t w)
+{
+    struct outq *q = c->out;
+    stats.bytes_sent += (uint64_t)w;
+    q->bytes -= w;
+    while (w > 0) {
+        struct frame *f = q->f[q->start];
+        size_t rest = f->len - q->head_off;
+        if (w < rest) {
+            q->head_off += (uint32_t)w;
+            break;
         }
+        w -= rest;
+        q->head_off = 0;
+        q->start++;
+        frame_unref(f);
+    }
+}
+
+/* A write failed: wait for room, or the connection is gone. */
+static void write_failed(struct conn *c, int err)
+{
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+        stats.write_waits++;
+        set_want_write(c, true);
+    } else {
+        conn_kill(c);
+    }
+}
+
+/* Writes as much of c's queue as the socket takes. */
+static void flush_one(struct conn *c)
+{
+    struct iovec iov[WRITEV_MAX];
+    for (int n; (n = next_write(c, iov)) > 0;) {
         ssize_t w = T(c)->writev(c->fd, c->tstate, iov, n);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                set_want_write(c, true);
-                return;
-            }
-            if (errno == EINTR)
-                continue;
-            conn_kill(c);
+            write_failed(c, errno);
             return;
         }
-        stats.bytes_sent += (uint64_t)w;
-        q->bytes -= (size_t)w;
-        size_t left = (size_t)w;
-        while (left > 0) {
-            struct frame *f = q->f[q->start];
-            size_t rest = f->len - q->head_off;
-            if (left < rest) {
-                q->head_off += (uint32_t)left;
-                break;
-            }
-            left -= rest;
-            q->head_off = 0;
-            q->start++;
-            frame_unref(f);
-        }
+        written(c, (size_t)w);
     }
     /* Bytes the transport took but still holds go out before the end. */
     if ((T(c)->wants(c->tstate) & LOOP_WRITE) && T(c)->writev(c->fd, c->tstate, NULL, 0) < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            set_want_write(c, true);
-        else
-            conn_kill(c);
+        write_failed(c, errno);
         return;
     }
     output_done(c);
@@ -405,6 +428,14 @@ void conn_set_before_write(void (*fn)(void))
 void conn_set_max_pending(size_t max_pending)
 {
     g.max_pending = max_pending;
+}
+
+int conn_batch_writes(void)
+{
+    if (transport_tcp_use_ring(BATCH_MAX) < 0)
+        return -1;
+    g.batched = true;
+    return 0;
 }
 
 struct conn *conn_accept(int fd, const struct conn_ops *ops)
@@ -519,17 +550,69 @@ static void reap_all(void)
     }
 }
 
+/* Takes the head of the flush list; a dead one goes to the reap list. */
+static struct conn *next_to_flush(void)
+{
+    struct conn *c = g.flush;
+    g.flush = c->flush_next;
+    c->flags &= (uint8_t)~CONN_FLUSHING;
+    if (c->state != CONN_DEAD)
+        return c;
+    c->flush_next = g.reap;
+    g.reap = c;
+    return NULL;
+}
+
+/* The answer to a queued write: only the queue moves here, so no owner
+ * runs while the batch's other answers are still to come. */
+static void batch_answer(uint32_t i, ssize_t result, void *arg)
+{
+    (void)arg;
+    g.batch_result[i] = result;
+    if (result > 0)
+        written(g.batch[i], (size_t)result);
+}
+
+/* --backend uring: the first write of up to BATCH_MAX connections goes to
+ * the kernel in one system call; each is then finished as flush_one would
+ * (what is left of its queue, or its end). */
+static void flush_batch(void)
+{
+    int n = 0;
+    while (g.flush && n < BATCH_MAX) {
+        struct conn *c = g.flush;
+        struct iovec iov[WRITEV_MAX];
+        int k = c->state == CONN_DEAD ? 0 : next_write(c, iov);
+        bool later = k > 0 && T(c)->write_later;     /* else flush_one writes it */
+        if (later && !T(c)->write_later(c->fd, c->tstate, iov, k, (uint32_t)n) && n > 0)
+            break;              /* the ring is full: run it, c goes next time */
+        if (!(c = next_to_flush()))
+            continue;
+        g.batch[n] = c;
+        g.batch_result[n++] = 0;        /* batch_answer's, where it was queued */
+    }
+    transport_write_queued(batch_answer, NULL);
+    for (int i = 0; i < n; i++) {
+        struct conn *c = g.batch[i];
+        ssize_t result = g.batch_result[i];
+        if (c->state == CONN_DEAD)
+            continue;           /* an owner killed it meanwhile: it is on a list */
+        if (result < 0 && result != -EINTR)
+            write_failed(c, (int)-result);
+        else
+            flush_one(c);
+    }
+}
+
 static void flush_all(void)
 {
     while (g.flush) {
-        struct conn *c = g.flush;
-        g.flush = c->flush_next;
-        c->flags &= (uint8_t)~CONN_FLUSHING;
-        if (c->state != CONN_DEAD) {
-            flush_one(c);   /* a socket error here reaps it through conn_kill */
+        if (g.batched) {
+            flush_batch();
         } else {
-            c->flush_next = g.reap;
-            g.reap = c;
+            struct conn *c = next_to_flush();
+            if (c)
+                flush_one(c);   /* a socket error here reaps it through conn_kill */
         }
     }
 }

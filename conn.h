@@ -47,6 +47,11 @@ void conn_set_before_write(void (*fn)(void));
 /* The unsent bytes (--max-pending) past which a connection overflows; one
  * frame alone never does. */
 void conn_set_max_pending(size_t max_pending);
+
+/* --backend uring: from now on a turn's writes to plain TCP connections go
+ * to the kernel together, by one system call (uring.c). -1 with errno where
+ * the kernel has no io_uring or forbids it. */
+int conn_batch_writes(void);
 /* Takes an accepted non-blocking socket, owned by ops; NULL when out of
  * memory (the caller closes the socket). */
 struct conn *conn_accept(int fd, const struct conn_ops *ops);

@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 enum { LOOP_READ = 1, LOOP_WRITE = 2 };
-enum loop_backend { BACKEND_POLL, BACKEND_EPOLL }; /* the OS mechanism */
+/* The OS mechanism. uring waits as epoll does; what it changes is how the
+ * connections' writes go out (conn_batch_writes), not the loop. */
+enum loop_backend { BACKEND_POLL, BACKEND_EPOLL, BACKEND_URING };
 
 struct loop;
 typedef void loop_io_fn(struct loop *l, int fd, void *data, int mask);

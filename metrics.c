@@ -56,6 +56,7 @@ void metrics_write(struct buf *b)
     labelled(b, "pusher_handshakes_rejected_total", "status", stats.rejected, STATS_STATUSES,
              STATS_STATUS_MIN);
     counter(b, "pusher_slow_consumer_closes_total", stats.slow_closes);
+    counter(b, "pusher_write_waits_total", stats.write_waits);
     counter(b, "pusher_rate_limit_closes_total", stats.rate_closes);
     counter(b, "pusher_accept_errors_total", stats.accept_errors);
     counter(b, "pusher_offline_dropped_total", stats.offline_dropped);

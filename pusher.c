@@ -313,6 +313,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "pusher: out of memory\n");
         return 1;
     }
+    /* Where the kernel has no io_uring, or a container forbids it, the
+     * writes go one by one, as with epoll: slower, never wrong. */
+    const char *backend = loop_backend_name(l);
+    if (cfg.backend == BACKEND_URING && conn_batch_writes() == 0)
+        backend = "uring";
+    else if (cfg.backend == BACKEND_URING)
+        log_event(LOG_WARN, "event=uring_unavailable error=\"%s\" backend=%s", strerror(errno),
+                  backend);
     if (redis && start_cluster(l, redis, &cfg) != 0)
         return 2;
     if (cfg.journal &&
@@ -322,7 +330,7 @@ int main(int argc, char **argv)
 
     log_config(&cfg);
     log_event(LOG_INFO, "event=start version=%s backend=%s max_connections=%ld fd_limit=%ld %s",
-              PUSHER_VERSION, loop_backend_name(l), cfg.max_connections, fds, cert);
+              PUSHER_VERSION, backend, cfg.max_connections, fds, cert);
     log_memory_bound(&cfg);
     log_event(LOG_INFO, "event=listen addr=%s port=%d", cfg.bind, bound_port(lfd));
 

@@ -18,6 +18,7 @@ struct stats {
     uint64_t closes[STATS_CLOSE_CODES]; /* close frames sent, by code */
     uint64_t rejected[STATS_STATUSES];  /* refused upgrades, by HTTP status */
     uint64_t slow_closes;               /* closed for --max-pending */
+    uint64_t write_waits;               /* writes cut short by a full socket */
     uint64_t rate_closes;               /* closed for --max-rate */
     uint64_t accept_errors;             /* accept() failures, mostly EMFILE */
     uint64_t offline_dropped;           /* kept messages dropped for a limit */

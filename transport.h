@@ -10,7 +10,9 @@
 #ifndef TRANSPORT_H
 #define TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -22,6 +24,11 @@ struct transport {
      * in the transport (TLS: a record the socket had no room for): n == 0
      * pushes those on, and answers 0 once none are left. */
     ssize_t (*writev)(int fd, void *state, const struct iovec *iov, int n);
+    /* Optional (NULL where the transport has none): queues the write that
+     * writev would make, to go out with the turn's other queued writes by
+     * one system call (transport_write_queued); the pieces must stay as they
+     * are until then. false when it queued nothing (no ring, or a full one). */
+    bool (*write_later)(int fd, void *state, const struct iovec *iov, int n, uint32_t tag);
     /* LOOP_WRITE when the transport itself needs the socket to take bytes
      * (TLS: a handshake flight, a record it holds) or has an answer for the
      * next read at once: the caller then polls for room, and on it pushes
@@ -35,6 +42,15 @@ struct transport {
 
 extern const struct transport transport_tcp;
 extern const struct transport transport_tls;
+
+/* --backend uring: plain TCP queues its writes on an io_uring ring of this
+ * many entries (uring.c) instead of making them one by one. -1 with errno
+ * where the kernel has no io_uring or forbids it. */
+int transport_tcp_use_ring(unsigned entries);
+
+/* Makes every queued write, then done(tag, result) for each: result is
+ * what writev would have answered, or -errno where it failed. */
+void transport_write_queued(void (*done)(uint32_t tag, ssize_t result, void *arg), void *arg);
 
 /* On a TLS port: does an accepted socket speak TLS? Its first byte says,
  * peeked so that the transport chosen reads it again. 2 when it is TLS, with

@@ -19,11 +19,12 @@ if (!svgPath) {
 }
 
 const runs = fs.readFileSync(runsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const MINE = ['pusher', 'pusher-poll', 'pusher-journal', 'pusher-always', 'pusher-rooms', 'pusher-tls', 'pusher-nginx',
+const MINE = ['pusher', 'pusher-epoll', 'pusher-poll', 'pusher-journal', 'pusher-always', 'pusher-rooms', 'pusher-tls', 'pusher-nginx',
   'pusher-redis', 'pusher-2nodes', 'pusher-3nodes'];
 // How a variant of pusher is named in a workload's row; pusher-rooms is the
 // same server, its rooms are in the load generator's object.
 const VARIANT = {
+  'pusher-epoll': () => '[epoll: a system call per write]',
   'pusher-poll': () => '[poll]',
   'pusher-journal': () => '[journal]',
   'pusher-always': () => '[fsync always]',

@@ -209,3 +209,38 @@ test('--log-rate bounds the lines about single connections and counts the ones l
   // Lines about the whole server are not limited.
   assert.match(srv.stderr, /\bevent=listen\b/);
 });
+
+// The default backend hands a turn's writes to the kernel together (io_uring);
+// epoll and poll make them one by one. All three must deliver alike, a
+// write cut short by a full socket included.
+for (const backend of ['uring', 'epoll', 'poll']) {
+  test(`--backend ${backend}: the start line names it; a broadcast reaches 10 readers, and 10 MB reach one that reads late, whole and in order`, h.T, async (t) => {
+    const srv = await h.serve(t, ['--backend', backend, '--max-rate', '0', '--max-pending', '16m']);
+    const start = srv.stderr.split('\n').find((l) => /\bevent=start\b/.test(l));
+    assert.match(start, new RegExp(`\\bbackend=${backend}\\b`), `the start line: ${start}\n${srv.log(5)}`);
+    const readers = [];
+    for (let i = 0; i < 10; i++) readers.push(await h.connect(srv, `r${i}`));
+    const late = await h.connect(srv, 'late');
+    const sender = await h.connect(srv, 'sender');
+    await h.settle(...readers, late, sender);
+    late.ws._socket.pause();    // its socket fills; the server must wait for room
+    const N = 200;              // more than loopback's socket buffers hold
+    const body = (i) => `${i}:`.padEnd(50000, String.fromCharCode(97 + (i % 26)));
+    for (let i = 0; i < N; i++) sender.send({ messageType: 1, content: body(i) });
+    for (const r of readers) {
+      for (let i = 0; i < N; i++) {
+        const m = await r.take((x) => x.messageType === 1, `message ${i} at ${r.label}`);
+        assert.equal(m.content, body(i), `message ${i} at ${r.label}`);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    late.ws._socket.resume();
+    for (let i = 0; i < N; i++) {
+      const m = await late.take((x) => x.messageType === 1, `message ${i} at the late reader`);
+      assert.equal(m.content, body(i), `message ${i} at the late reader`);
+    }
+    assert.ok(late.isOpen, 'the late reader stays open');
+    const waits = h.counter(await h.metrics(srv), 'pusher_write_waits_total');
+    assert.ok(waits > 0, `a full socket cut a write short (pusher_write_waits_total ${waits})`);
+  });
+}

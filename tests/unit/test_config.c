@@ -137,7 +137,7 @@ static void test_defaults(void)
     CHECK(c.journal == NULL && c.fsync == JOURNAL_EVERYSEC && !c.journal_repair);
     CHECK(c.redis.len == 0 && c.redis_password == NULL);
 #ifdef __linux__
-    CHECK(c.backend == BACKEND_EPOLL);
+    CHECK(c.backend == BACKEND_URING);
 #else
     CHECK(c.backend == BACKEND_POLL);
 #endif
@@ -219,6 +219,7 @@ static void test_each_option(void)
         CHECK(with(env, "journal-repair", NULL).journal_repair);
         CHECK(with(env, "backend", "poll").backend == BACKEND_POLL);
         CHECK(with(env, "backend", "epoll").backend == BACKEND_EPOLL);
+        CHECK(with(env, "backend", "uring").backend == BACKEND_URING);
         CHECK(strcmp(with(env, "redis", "unix:/run/redis.sock").redis.text, "unix:/run/redis.sock") == 0);
         CHECK(with(env, "redis", "127.0.0.1:6379").redis.sa.ss_family == AF_INET);
         CHECK(with(env, "redis", "localhost:6379").redis.len > 0);
