@@ -19,7 +19,7 @@ LIBS     = -lssl -lcrypto
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS = ws.c http.c json.c message.c jwt.c handshake.c buf.c frame.c hash.c history.c \
-       config.c log.c loop.c loop_poll.c loop_epoll.c deadline.c outq.c uring.c transport_tcp.c \
+       config.c log.c loop.c loop_poll.c loop_epoll.c deadline.c outq.c uring.c transport_tcp.c conn_output.c \
        tls.c transport_tls.c conn.c resp.c redis_link.c redis.c session.c users.c rooms.c \
        offline.c record.c journal.c store.c cluster_script.c cluster_bus.c cluster.c connmgr.c connmgr_bus.c api.c metrics.c static.c endpoints.c server.c pusher.c
 PAGE = $(wildcard static/*)
