@@ -1,7 +1,7 @@
 /* fuzz_conn.c - libFuzzer harness for a whole server connection: the bytes a
  * client sends, as the server's read() sees them, through the real event
  * loop, conn.c, server.c (HTTP, the handshake, the endpoints), session.c and
- * connmgr.c.
+ * connmgr.c, its output batched through io_uring as the default backend does.
  *
  * Each input opens a socketpair, hands one end to conn_accept() and writes
  * the input into the other in pieces, turning the loop after each (loop_wait
@@ -177,6 +177,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                                  (size_t)cfg.max_rooms, 16) == 0);
     /* No listening socket: connections come from conn_accept() below. */
     EXPECT(server_init(loop, &cfg, -1, 16, 1024) == 0);
+    /* As pusher.c does by default: a turn's writes go out by io_uring. */
+    if (cfg.backend == BACKEND_URING)
+        EXPECT(conn_batch_writes() == 0);
     fill_history();
     load_certificate();
 
