@@ -316,11 +316,13 @@ int main(int argc, char **argv)
     /* Where the kernel has no io_uring, or a container forbids it, the
      * writes go one by one, as with epoll: slower, never wrong. */
     const char *backend = loop_backend_name(l);
-    if (cfg.backend == BACKEND_URING && conn_batch_writes() == 0)
-        backend = "uring";
-    else if (cfg.backend == BACKEND_URING)
-        log_event(LOG_WARN, "event=uring_unavailable error=\"%s\" backend=%s", strerror(errno),
-                  backend);
+    if (cfg.backend == BACKEND_URING) {
+        if (conn_batch_writes() == 0)
+            backend = "uring";
+        else
+            log_event(LOG_WARN, "event=uring_unavailable error=\"%s\" backend=%s",
+                      strerror(errno), backend);
+    }
     if (redis && start_cluster(l, redis, &cfg) != 0)
         return 2;
     if (cfg.journal &&

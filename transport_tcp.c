@@ -47,15 +47,13 @@ static ssize_t tcp_writev(int fd, void *state, const struct iovec *iov, int n)
 /* The ring, and the bytes copied for the sends it holds. */
 static struct {
     struct uring *ring;
-    char *bytes;                /* RING_BYTES */
-    size_t used;
+    size_t used;                /* of bytes */
+    char bytes[RING_BYTES];     /* untouched, so not resident, until used */
 } batch;
 
 int transport_tcp_use_ring(unsigned entries)
 {
-    static char bytes[RING_BYTES];
     batch.ring = uring_create(entries);
-    batch.bytes = bytes;
     return batch.ring ? 0 : -1;
 }
 

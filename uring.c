@@ -138,7 +138,7 @@ static int enter(struct uring *u, unsigned submit, unsigned wait)
     return (int)syscall(__NR_io_uring_enter, u->fd, submit, wait, IORING_ENTER_GETEVENTS, NULL, 0);
 }
 
-int uring_run(struct uring *u, void (*done)(uint32_t tag, ssize_t result, void *arg), void *arg)
+void uring_run(struct uring *u, void (*done)(uint32_t tag, ssize_t result, void *arg), void *arg)
 {
     unsigned n = u->queued, submitted = 0, answered = 0;
     u->queued = 0;
@@ -174,5 +174,4 @@ int uring_run(struct uring *u, void (*done)(uint32_t tag, ssize_t result, void *
         }
         __atomic_store_n(u->cq_head, head, __ATOMIC_RELEASE);
     }
-    return (int)submitted;
 }

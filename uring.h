@@ -23,7 +23,7 @@ bool uring_send(struct uring *u, int fd, const void *buf, size_t len, uint32_t t
 /* Makes every queued send in one system call, then calls done once for
  * each with its tag and what send() would have answered: bytes taken, or
  * -errno (-EAGAIN when the socket had no room, or the kernel no memory for
- * the request). Returns how many the kernel made. */
-int uring_run(struct uring *u, void (*done)(uint32_t tag, ssize_t result, void *arg), void *arg);
+ * the request). */
+void uring_run(struct uring *u, void (*done)(uint32_t tag, ssize_t result, void *arg), void *arg);
 
 #endif
