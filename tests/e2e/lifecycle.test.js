@@ -6,6 +6,8 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const h = require('./helpers');
 
 test('it logs key=value lines, event=listen with the port it listens on', h.T, async (t) => {
@@ -213,34 +215,55 @@ test('--log-rate bounds the lines about single connections and counts the ones l
 // The default backend hands a turn's writes to the kernel together (io_uring);
 // epoll and poll make them one by one. All three must deliver alike, a
 // write cut short by a full socket included.
+async function deliversAlike(srv) {
+  const readers = [];
+  for (let i = 0; i < 10; i++) readers.push(await h.connect(srv, `r${i}`));
+  const late = await h.connect(srv, 'late');
+  const sender = await h.connect(srv, 'sender');
+  await h.settle(...readers, late, sender);
+  late.ws._socket.pause();    // its socket fills; the server must wait for room
+  const N = 200;              // more than loopback's socket buffers hold
+  const body = (i) => `${i}:`.padEnd(50000, String.fromCharCode(97 + (i % 26)));
+  for (let i = 0; i < N; i++) sender.send({ messageType: 1, content: body(i) });
+  for (const r of readers) {
+    for (let i = 0; i < N; i++) {
+      const m = await r.take((x) => x.messageType === 1, `message ${i} at ${r.label}`);
+      assert.equal(m.content, body(i), `message ${i} at ${r.label}`);
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  late.ws._socket.resume();
+  for (let i = 0; i < N; i++) {
+    const m = await late.take((x) => x.messageType === 1, `message ${i} at the late reader`);
+    assert.equal(m.content, body(i), `message ${i} at the late reader`);
+  }
+  assert.ok(late.isOpen, 'the late reader stays open');
+  const waits = h.counter(await h.metrics(srv), 'pusher_write_waits_total');
+  assert.ok(waits > 0, `a full socket cut a write short (pusher_write_waits_total ${waits})`);
+}
+
+const startLine = (srv) => srv.stderr.split('\n').find((l) => /\bevent=start\b/.test(l)) || '';
+
 for (const backend of ['uring', 'epoll', 'poll']) {
   test(`--backend ${backend}: the start line names it; a broadcast reaches 10 readers, and 10 MB reach one that reads late, whole and in order`, h.T, async (t) => {
     const srv = await h.serve(t, ['--backend', backend, '--max-rate', '0', '--max-pending', '16m']);
-    const start = srv.stderr.split('\n').find((l) => /\bevent=start\b/.test(l));
-    assert.match(start, new RegExp(`\\bbackend=${backend}\\b`), `the start line: ${start}\n${srv.log(5)}`);
-    const readers = [];
-    for (let i = 0; i < 10; i++) readers.push(await h.connect(srv, `r${i}`));
-    const late = await h.connect(srv, 'late');
-    const sender = await h.connect(srv, 'sender');
-    await h.settle(...readers, late, sender);
-    late.ws._socket.pause();    // its socket fills; the server must wait for room
-    const N = 200;              // more than loopback's socket buffers hold
-    const body = (i) => `${i}:`.padEnd(50000, String.fromCharCode(97 + (i % 26)));
-    for (let i = 0; i < N; i++) sender.send({ messageType: 1, content: body(i) });
-    for (const r of readers) {
-      for (let i = 0; i < N; i++) {
-        const m = await r.take((x) => x.messageType === 1, `message ${i} at ${r.label}`);
-        assert.equal(m.content, body(i), `message ${i} at ${r.label}`);
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    late.ws._socket.resume();
-    for (let i = 0; i < N; i++) {
-      const m = await late.take((x) => x.messageType === 1, `message ${i} at the late reader`);
-      assert.equal(m.content, body(i), `message ${i} at the late reader`);
-    }
-    assert.ok(late.isOpen, 'the late reader stays open');
-    const waits = h.counter(await h.metrics(srv), 'pusher_write_waits_total');
-    assert.ok(waits > 0, `a full socket cut a write short (pusher_write_waits_total ${waits})`);
+    assert.match(startLine(srv), new RegExp(`\\bbackend=${backend}\\b`), `the start line\n${srv.log(5)}`);
+    assert.doesNotMatch(srv.stderr, /\bevent=uring_unavailable\b/, srv.log(5));
+    await deliversAlike(srv);
   });
 }
+
+// Where io_uring is forbidden (a container's seccomp profile, as Docker's
+// default one does), the default backend says so once and writes one call at
+// a time, delivering all the same. build/no_uring makes io_uring_setup fail
+// with EPERM for the server and nothing else.
+test('--backend uring where io_uring is forbidden: a warning names why, the start line says epoll, and delivery is whole and in order', h.T, async (t) => {
+  const wrapper = path.resolve(__dirname, '../../build/no_uring');
+  assert.ok(fs.existsSync(wrapper), `${wrapper} is built (make build/no_uring)`);
+  const srv = await h.serve(t, [h.BIN, '--bind', '127.0.0.1', '--port', '0',
+    '--backend', 'uring', '--max-rate', '0', '--max-pending', '16m'], { bin: wrapper, bare: true });
+  assert.match(srv.stderr,
+    /level=warn event=uring_unavailable error="Operation not permitted" backend=epoll\b/, srv.log(5));
+  assert.match(startLine(srv), /\bbackend=epoll\b/, `the start line\n${srv.log(5)}`);
+  await deliversAlike(srv);
+});
