@@ -58,18 +58,18 @@ int connmgr_init(size_t max_ids, size_t max_connections, size_t replay_budget,
 void connmgr_deliver(struct conn *c, struct frame *f)
 {
     const struct member *m;
-    if (g.replaying && (m = connmgr_member(c)) && m->replaying)
-        connmgr_bus_hold(c, f);
+    if (g.replaying && (m = connmgr_member(c)) && m->waiting)
+        connmgr_bus_hold(m->waiting, f);
     else
         store_deliver(c, f);
 }
 
-void connmgr_set_replaying(struct conn *c, bool on)
+void connmgr_set_waiting(struct conn *c, struct waiting *w)
 {
     struct member *m = connmgr_member(c);
-    if (m->replaying != on)
-        g.replaying += on ? 1 : (size_t)-1;
-    m->replaying = on;
+    if (!m->waiting != !w)
+        g.replaying += w ? 1 : (size_t)-1;
+    m->waiting = w;
 }
 
 size_t connmgr_send_to_user(const struct user *u, struct frame *f)
@@ -366,7 +366,7 @@ void connmgr_leave(struct conn *c)
     offline_unsent(u->id, u->len, id);
     if (cluster_on())
         connmgr_bus_left(c, u);
-    connmgr_set_replaying(c, false);
+    connmgr_set_waiting(c, NULL);
     while (*p != id)
         p = &g.members[*p].next;
     *p = m->next;

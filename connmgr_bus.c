@@ -128,8 +128,10 @@ void connmgr_bus_room(int type, const struct conn *c, struct room *r, long delta
  * later is among what was held, so nothing comes twice. */
 #define HELD_MAX 65536          /* frames held for one waiting connection */
 
+/* A connection's member entry points to its wait, so routing finds it in
+ * one step whatever the number of replays waiting at once (a reconnect
+ * storm); the wait outlives the connection until Redis answers. */
 struct waiting {
-    struct waiting *next;
     struct cluster_sender who;  /* the connection, while it is the one */
     uint64_t since, upto;
     bool gone, overflowed;
@@ -140,24 +142,8 @@ struct waiting {
     char user[MESSAGE_MAX_USER_ID];
 };
 
-static struct waiting *waiting;
-
-static struct waiting *waiting_of(const struct conn *c)
+void connmgr_bus_hold(struct waiting *w, struct frame *f)
 {
-    struct cluster_sender who = sender_of(c);
-    for (struct waiting *w = waiting; w; w = w->next)
-        if (!w->gone && w->who.conn == who.conn && w->who.serial == who.serial)
-            return w;
-    return NULL;
-}
-
-void connmgr_bus_hold(struct conn *c, struct frame *f)
-{
-    struct waiting *w = waiting_of(c);
-    if (!w) {
-        store_deliver(c, f);
-        return;
-    }
     if (w->nheld == w->cap && !w->overflowed) {
         size_t cap = w->cap ? 2 * w->cap : 16;
         struct frame **held = cap <= HELD_MAX ? realloc(w->held, cap * sizeof *held) : NULL;
@@ -201,10 +187,6 @@ void connmgr_bus_give_back(const char *user, size_t len)
 
 static void waiting_end(struct waiting *w)
 {
-    struct waiting **p = &waiting;
-    while (*p != w)
-        p = &(*p)->next;
-    *p = w->next;
     for (size_t i = 0; i < w->nheld; i++)
         frame_unref(w->held[i]);
     free(w->held);
@@ -216,7 +198,7 @@ static void replay_now(struct waiting *w)
 {
     struct conn *c = sender_conn(w->who);
     struct member *m = connmgr_member(c);
-    connmgr_set_replaying(c, false);
+    connmgr_set_waiting(c, NULL);
     conn_cork(c, false);
     if (w->overflowed) {
         conn_kill(c);
@@ -259,12 +241,11 @@ bool connmgr_bus_joined(struct conn *c, const struct user *u, uint64_t since)
     struct waiting *w = calloc(1, sizeof *w);
     if (!w)
         return false;
-    *w = (struct waiting){.next = waiting, .who = sender_of(c), .since = since,
+    *w = (struct waiting){.who = sender_of(c), .since = since,
                           .upto = store_last_id(), .user_len = (uint8_t)u->len,
                           .back = buf_make(REDIS_OPTIONS_DEFAULT.max_output / 2)};
     memcpy(w->user, u->id, u->len);
-    waiting = w;
-    connmgr_set_replaying(c, true);
+    connmgr_set_waiting(c, w);
     conn_cork(c, true);
     cluster_take_kept(u->id, u->len, on_kept, w);
     return true;
@@ -272,7 +253,7 @@ bool connmgr_bus_joined(struct conn *c, const struct user *u, uint64_t since)
 
 void connmgr_bus_left(const struct conn *c, const struct user *u)
 {
-    struct waiting *w = waiting_of(c);
+    struct waiting *w = connmgr_member(c)->waiting;
     if (w) {
         w->gone = true;         /* its kept messages go back when they come */
         for (size_t i = 0; i < w->nheld; i++)

@@ -22,7 +22,8 @@ struct member {
     uint32_t next;              /* the id of the user's next connection, or NO_MEMBER */
     uint32_t open_index;        /* its slot in g.open */
     uint32_t serial;            /* tells it from a later connection of the same id (the bus) */
-    bool replaying;             /* with --redis, its replay waits for its kept messages */
+    struct waiting *waiting;    /* with --redis, its replay waiting for its kept messages
+                                 * (connmgr_bus.c), or NULL */
 };
 
 /* c's entry, where c has joined; NULL where it has not. */
@@ -51,9 +52,9 @@ const char *connmgr_refusal(const struct message *m, bool pushed);
  * message routed that way; a user's Online or Offline as the presence
  * script decides; a Join or Leave of c's user in r, likewise; a new
  * connection counted and given its kept messages. */
-/* c's replay is waiting (what is sent to it is held by connmgr_bus_hold),
- * or no longer. */
-void connmgr_set_replaying(struct conn *c, bool on);
+/* c's replay waits, as w (what is sent to it is held by connmgr_bus_hold),
+ * or with w NULL no longer. */
+void connmgr_set_waiting(struct conn *c, struct waiting *w);
 
 bool connmgr_bus_send(enum cluster_op op, struct message *m, const struct conn *c,
                       cluster_done_fn *done, void *data);
@@ -63,8 +64,8 @@ void connmgr_bus_room(int type, const struct conn *c, struct room *r, long delta
 /* true when c's replay waits for its kept messages from Redis (it is made
  * then, from since); false when the caller replays now. */
 bool connmgr_bus_joined(struct conn *c, const struct user *u, uint64_t since);
-/* f for c, whose replay waits: held until it is done. */
-void connmgr_bus_hold(struct conn *c, struct frame *f);
+/* f for the connection whose replay waits as w: held until it is done. */
+void connmgr_bus_hold(struct waiting *w, struct frame *f);
 /* c (of user u) leaves: a wait of its ends, and the user's kept messages
  * that this node holds and is not sending go back to Redis. */
 void connmgr_bus_left(const struct conn *c, const struct user *u);
