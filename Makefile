@@ -21,7 +21,7 @@ SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 SRCS = ws.c http.c json.c message.c jwt.c handshake.c buf.c frame.c hash.c history.c \
        config.c log.c loop.c loop_poll.c loop_epoll.c deadline.c outq.c uring.c transport_tcp.c conn_output.c \
        tls.c transport_tls.c conn.c resp.c redis_link.c redis.c session.c users.c rooms.c \
-       offline.c record.c journal.c store.c cluster_script.c cluster_bus.c cluster.c connmgr.c connmgr_bus.c api.c metrics.c static.c endpoints.c server.c pusher.c
+       offline.c record.c journal.c store.c cluster_script.c cluster_bus.c cluster.c connmgr.c connmgr_answer.c connmgr_bus.c api.c metrics.c static.c endpoints.c server.c pusher.c
 PAGE = $(wildcard static/*)
 UNITS = ws json http jwt config connmgr handshake fuzzcases_conn session rooms offline record resp redis
 
@@ -71,7 +71,7 @@ build/test_json: json.c message.c ws.c
 build/test_http: http.c
 build/test_jwt: jwt.c json.c
 build/test_config: config.c redis.c redis_link.c resp.c buf.c loop.c loop_poll.c loop_epoll.c
-build/test_connmgr: connmgr.c connmgr_bus.c store.c hash.c history.c users.c rooms.c offline.c json.c message.c ws.c jwt.c \
+build/test_connmgr: connmgr.c connmgr_answer.c connmgr_bus.c store.c hash.c history.c users.c rooms.c offline.c json.c message.c ws.c jwt.c \
                    cluster_script.c cluster_bus.c cluster.c redis.c redis_link.c resp.c buf.c loop.c loop_poll.c loop_epoll.c
 build/test_handshake: handshake.c http.c ws.c jwt.c json.c message.c
 build/test_session: session.c ws.c message.c json.c buf.c frame.c log.c

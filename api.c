@@ -90,8 +90,13 @@ void api_push(const struct http_request *req, const char *body, size_t len, stru
         r->status = 400;
         return;
     }
+    /* The 200 says the message is kept (--fsync always): not before it is.
+     * Where the disk says no, it goes to no one. */
+    if (!journal_commit()) {
+        refuse(r, 503, NULL, journal_problem());
+        return;
+    }
     buf_printf(&r->body, "{\"delivered\":%ld,\"queued\":%d}\n", n, queued);
-    r->durable = true;          /* the 200 says it is kept: not before it is */
 }
 
 void api_push_answer(long delivered, bool kept, const char *failure, struct api_reply *r)

@@ -23,7 +23,6 @@ struct api_reply {
     const char *extra;      /* header lines to add (CRLF-ended), or NULL */
     char why[200];          /* refused: one line saying what to change */
     struct buf body;        /* 200: the JSON answer; the caller frees it */
-    bool durable;           /* sent only once the turn's journal is on disk (a push) */
 };
 
 void api_init(const struct config *cfg);

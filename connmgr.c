@@ -458,15 +458,16 @@ void connmgr_route(struct conn *from, struct message *m)
         /* The reply carries the Single's createAt, so a page can tell
          * which of its lines was kept. */
         if (store_keep(m, f) == 0)
-            connmgr_reply(from, m->create_at, "queued: %s is offline; the message is kept until they come back",
-                  connmgr_quoted_to(m));
+            connmgr_answer_journaled(from, m, true);
         else
             connmgr_reply_error(from, "error: the message to %s could not be kept", connmgr_quoted_to(m));
     } else if (room) {
         connmgr_to_room(room, f, m->id, from);
+        connmgr_answer_journaled(from, m, false);
     } else {
         store_remember(NULL, f, (uint64_t)m->id);
         connmgr_broadcast(f, from);
+        connmgr_answer_journaled(from, m, false);
     }
     frame_unref(f);
 }

@@ -15,23 +15,6 @@
 #include "offline.h"
 #include "store.h"
 
-static struct cluster_sender sender_of(const struct conn *c)
-{
-    const struct member *m = c ? connmgr_member(c) : NULL;
-    return m ? (struct cluster_sender){(uint32_t)conn_id(c), m->serial}
-             : (struct cluster_sender){0, 0};
-}
-
-/* The connection s names, while it is still the one that sent (ids are
- * reused, serials are not); NULL once it is gone. */
-static struct conn *sender_conn(struct cluster_sender s)
-{
-    const struct member *m = connmgr_member_by_id(s.conn);
-    if (s.serial == 0 || !m || m->serial != s.serial)
-        return NULL;
-    return conn_by_id((int)s.conn);
-}
-
 /* Stamps m, encodes it with id 0 and hands it to the routing script from
  * the sender c (NULL: a push); done hears how it went. */
 bool connmgr_bus_send(enum cluster_op op, struct message *m, const struct conn *c,
@@ -39,50 +22,26 @@ bool connmgr_bus_send(enum cluster_op op, struct message *m, const struct conn *
 {
     size_t len;
     char *json = store_json(m, &len);
-    bool ok = json && cluster_route(op, m->to.p, m->to.len, sender_of(c), json, len,
+    bool ok = json && cluster_route(op, m->to.p, m->to.len, connmgr_sender_of(c), json, len,
                                     offline_per_user(), done, data);
     free(json);
     return ok;
 }
 
-/* A client's message on its way through the script, for its answer. */
-struct pending {
-    struct cluster_sender from;
-    int64_t create_at;
-    char to[MESSAGE_MAX_USER_ID + 1];
-};
-
-static void on_routed(void *data, long delivered, bool kept, const char *failure)
-{
-    (void)delivered;
-    struct pending *p = data;
-    struct conn *c = sender_conn(p->from);
-    if (c && failure && strcmp(failure, "not online") == 0)
-        connmgr_reply_error(c, "error: user \"%s\" is not online", p->to);
-    else if (c && failure)
-        connmgr_reply_error(c, "error: %s; the message was not sent", failure);
-    else if (c && kept)
-        connmgr_reply(c, p->create_at, "queued: %s is offline; the message is kept until they come back",
-              p->to);
-    free(p);
-}
-
 void connmgr_bus_route(struct conn *from, struct message *m)
 {
     const char *down = cluster_problem();
-    struct pending *p = down ? NULL : malloc(sizeof *p);
+    struct pending *p = down ? NULL : connmgr_pending(from, m);
     if (!p) {
         connmgr_reply_error(from, "error: %s; the message was not sent", down ? down : "out of memory");
         return;
     }
-    *p = (struct pending){.from = sender_of(from)};
-    snprintf(p->to, sizeof p->to, "%s", connmgr_quoted_to(m));
     const struct user *sender = connmgr_member(from)->user;
     m->from = (struct json_str){sender->id, sender->len};
     enum cluster_op op = m->message_type == MSG_SINGLE ? CLUSTER_SINGLE
                          : m->to.len                   ? CLUSTER_ROOM
                                                        : CLUSTER_GROUP;
-    if (!connmgr_bus_send(op, m, from, on_routed, p)) {
+    if (!connmgr_bus_send(op, m, from, connmgr_answer, p)) {
         free(p);
         connmgr_reply_error(from, "error: %s; the message was not sent",
                     cluster_problem() ? cluster_problem() : "Redis is not keeping up");
@@ -99,7 +58,7 @@ void connmgr_bus_presence(int type, const struct user *u, long delta, const stru
     size_t len;
     char *json = store_json(&m, &len);
     if (json)
-        cluster_presence(u->id, u->len, delta, sender_of(c), json, len);
+        cluster_presence(u->id, u->len, delta, connmgr_sender_of(c), json, len);
     free(json);
 }
 
@@ -114,7 +73,7 @@ void connmgr_bus_room(int type, const struct conn *c, struct room *r, long delta
     struct message m = {.message_type = type, .from = {u->id, u->len}, .to = {name, rlen}};
     char *json = store_json(&m, &len);
     if (json)
-        cluster_membership(name, rlen, u->id, u->len, delta, sender_of(c), json, len);
+        cluster_membership(name, rlen, u->id, u->len, delta, connmgr_sender_of(c), json, len);
     free(json);
 }
 
@@ -196,7 +155,7 @@ static void waiting_end(struct waiting *w)
 
 static void replay_now(struct waiting *w)
 {
-    struct conn *c = sender_conn(w->who);
+    struct conn *c = connmgr_sender_conn(w->who);
     struct member *m = connmgr_member(c);
     connmgr_set_waiting(c, NULL);
     conn_cork(c, false);
@@ -241,7 +200,7 @@ bool connmgr_bus_joined(struct conn *c, const struct user *u, uint64_t since)
     struct waiting *w = calloc(1, sizeof *w);
     if (!w)
         return false;
-    *w = (struct waiting){.who = sender_of(c), .since = since,
+    *w = (struct waiting){.who = connmgr_sender_of(c), .since = since,
                           .upto = store_last_id(), .user_len = (uint8_t)u->len,
                           .back = buf_make(REDIS_OPTIONS_DEFAULT.max_output / 2)};
     memcpy(w->user, u->id, u->len);
@@ -269,7 +228,7 @@ static void from_bus(const struct cluster_msg *m)
     if (!f)
         return;
     store_seen_id(m->id);
-    struct conn *except = m->mine ? sender_conn(m->from) : NULL;
+    struct conn *except = m->mine ? connmgr_sender_conn(m->from) : NULL;
     struct room *r;
     const struct user *u;
     if (m->op == CLUSTER_GROUP) {

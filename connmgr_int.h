@@ -52,6 +52,28 @@ const char *connmgr_refusal(const struct message *m, bool pushed);
  * message routed that way; a user's Online or Offline as the presence
  * script decides; a Join or Leave of c's user in r, likewise; a new
  * connection counted and given its kept messages. */
+/* A connection, named so that it can be found later while it is still the
+ * one (ids are reused, serials are not); connmgr_sender_conn answers NULL
+ * once it is gone. The sender of a push is {0, 0}. */
+struct cluster_sender connmgr_sender_of(const struct conn *c);
+struct conn *connmgr_sender_conn(struct cluster_sender s);
+/* A client's message whose fate comes later (Redis's routing script, or
+ * the journal's write under --fsync always), for the sender's answer:
+ * connmgr_answer tells it error:, queued: or nothing, and frees p. */
+struct pending {
+    struct cluster_sender from;
+    int64_t create_at;
+    bool kept;                  /* a Single kept for its offline user */
+    char to[MESSAGE_MAX_USER_ID + 1];
+};
+struct pending *connmgr_pending(struct conn *from, const struct message *m);
+void connmgr_answer(void *p, long delivered, bool kept, const char *failure);
+/* A message from `from` that the journal keeps (kept: a Single for its
+ * offline user) goes out once the turn's records are on disk under
+ * --fsync always, and its sender hears then: queued: for a kept Single,
+ * error: where the disk said no, else nothing. At once otherwise. */
+void connmgr_answer_journaled(struct conn *from, const struct message *m, bool kept);
+
 /* c's replay waits, as w (what is sent to it is held by connmgr_bus_hold),
  * or with w NULL no longer. */
 void connmgr_set_waiting(struct conn *c, struct waiting *w);

@@ -42,10 +42,6 @@ static const char *status_text(int status)
     }
 }
 
-/* An answer that goes out only if the turn's journal reaches the disk
- * (--fsync always): a push's 200 says its message is kept. */
-static bool durable_answer;
-
 void endpoint_respond(struct conn *c, int status, const char *type, const char *extra,
                     const void *body, size_t len, bool head_only)
 {
@@ -65,8 +61,6 @@ void endpoint_respond(struct conn *c, int status, const char *type, const char *
     if (blen)
         memcpy(frame_payload(f) + hlen, body, blen);
     frame_seal_raw(f, hlen + blen);
-    if (durable_answer)
-        journal_guard(f);
     conn_send(c, f);
     frame_unref(f);
     conn_finish(c);
@@ -109,11 +103,9 @@ static void serve_health(struct conn *c, bool head_only)
 /* Sends what api.c answered: its JSON, or its refusal in one line. */
 static void answer_api(struct conn *c, struct api_reply *r, bool head_only)
 {
-    durable_answer = r->durable;
     if (r->status == 200)
         endpoint_respond(c, 200, "application/json", r->extra, r->body.data, r->body.len, head_only);
-    durable_answer = false;
-    if (r->status != 200)
+    else
         endpoint_refuse(c, r->status, r->extra, r->why);
     buf_free(&r->body);
 }

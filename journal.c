@@ -60,6 +60,11 @@ static struct {
     uint64_t id_mark;           /* ids are journaled as given up to this */
     struct frame **guarded;     /* under always: frames of this turn */
     size_t nguarded, guarded_cap;
+    struct after {
+        journal_done_fn *done;
+        void *arg;
+    } *after;                   /* under always: who waits to hear of this turn */
+    size_t nafter, after_cap;
     struct loop_timer tick;
 } g;
 
@@ -138,9 +143,15 @@ void journal_ids(uint64_t last)
     append(&(struct record){.kind = RECORD_ID, .id = g.id_mark});
 }
 
+/* Does this turn's output wait for its records (--fsync always)? */
+static bool guarding(void)
+{
+    return g.open && g.fsync == JOURNAL_ALWAYS && !g.replaying && g.sink == &g.main;
+}
+
 void journal_guard(struct frame *f)
 {
-    if (!g.open || g.fsync != JOURNAL_ALWAYS || g.replaying || g.sink != &g.main)
+    if (!guarding())
         return;
     if (g.nguarded == g.guarded_cap) {
         size_t cap = g.guarded_cap ? 2 * g.guarded_cap : 256;
@@ -156,7 +167,31 @@ void journal_guard(struct frame *f)
     g.guarded[g.nguarded++] = f;
 }
 
-/* The end of a turn's guard: what it held goes out, or (lost) never. */
+static void before_write(void);
+
+void journal_after(journal_done_fn *done, void *arg)
+{
+    if (!guarding()) {
+        done(arg, NULL);
+        return;
+    }
+    if (g.nafter == g.after_cap) {
+        size_t cap = g.after_cap ? 2 * g.after_cap : 64;
+        struct after *v = realloc(g.after, cap * sizeof *v);
+        if (!v) {
+            /* No room to wait in: the turn's records are written now. */
+            before_write();
+            done(arg, g.broken ? g.problem : NULL);
+            return;
+        }
+        g.after = v;
+        g.after_cap = cap;
+    }
+    g.after[g.nafter++] = (struct after){done, arg};
+}
+
+/* The end of a turn's guard: what it held goes out, or (lost) never, and
+ * those waiting hear which. */
 static void release_guarded(bool lost)
 {
     for (size_t i = 0; i < g.nguarded; i++) {
@@ -164,6 +199,9 @@ static void release_guarded(bool lost)
         frame_unref(g.guarded[i]);
     }
     g.nguarded = 0;
+    for (size_t i = 0; i < g.nafter; i++)
+        g.after[i].done(g.after[i].arg, lost ? g.problem : NULL);
+    g.nafter = 0;
 }
 
 /* ------------------------------------------------------------- failing */
@@ -198,6 +236,19 @@ const char *journal_problem(void)
 bool journal_refuses(void)
 {
     return g.broken && g.fsync == JOURNAL_ALWAYS;
+}
+
+bool journal_waits(void)
+{
+    return guarding();
+}
+
+bool journal_commit(void)
+{
+    if (!guarding())
+        return true;
+    before_write();
+    return !g.broken;
 }
 
 /* conn_set_before_write: the turn's records reach the file (and, under
@@ -449,5 +500,6 @@ void journal_close(void)
     close(g.main.fd);
     buf_free(&g.main.b);
     free(g.guarded);
+    free(g.after);
     g.open = false;
 }

@@ -51,6 +51,19 @@ void journal_ids(uint64_t last);
 /* Under --fsync always, f goes out only if this turn's records are on disk;
  * if they cannot be written it is marked lost and never sent. */
 void journal_guard(struct frame *f);
+/* Under --fsync always, the turn's records are written at its end, after
+ * routing: done(arg, failure) is called then, before any of the turn's
+ * output leaves, with failure NULL where they are on disk and the reason
+ * where not, so a sender is told of a message only once its fate is known.
+ * Otherwise done(arg, NULL) at once. done must not journal anything. */
+typedef void journal_done_fn(void *arg, const char *failure);
+void journal_after(journal_done_fn *done, void *arg);
+/* Does the turn's output wait for its records to be on disk (--fsync
+ * always)? journal_commit writes and syncs them now, for an answer that
+ * cannot wait for the turn's end (/api/push): true where they are on disk,
+ * or where nothing waits for the disk. */
+bool journal_waits(void);
+bool journal_commit(void);
 
 /* Why the journal cannot be written now, or NULL while it can (/healthz). */
 const char *journal_problem(void);

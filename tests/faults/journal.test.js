@@ -59,9 +59,16 @@ test('a journal that cannot grow: the server serves on, /healthz 503, errors cou
   // A Single to someone online needs no journal: still delivered.
   a.send({ messageType: 0, to: 'bob', content: 'still here' });
   assert.equal((await b.take((x) => x.content === 'still here', 'the Single')).content, 'still here');
-  // What bob got: never the message alice was told was not sent.
+  // What bob got: never the message alice was told was not sent, and each
+  // of alice's messages either reached bob or was refused to her: none of
+  // them lost without a word, the one whose write first failed included.
+  await h.sleep(300);
   const bobGot = new Set(b.drain().map((x) => x.content));
   assert.ok(!bobGot.has(`m${at} ${pad}`), `bob got m${at}, which alice was told was not sent`);
+  const delivered = [...Array(at + 1).keys()].filter((i) => bobGot.has(`m${i} ${pad}`)).length;
+  const errors = 1 + a.drain().filter((x) => x.messageType === 2 && /^error:/.test(x.content)).length;
+  assert.equal(delivered + errors, at + 1,
+    `of ${at + 1} messages sent, ${delivered} reached bob and ${errors} were refused to alice`);
   const lines = srv.stderr.split('\n').filter((l) => /event=journal_error/.test(l));
   assert.equal(lines.length, 1, `one log line for the change of state: ${lines.join('\n')}`);
 
@@ -76,6 +83,47 @@ test('a journal that cannot grow: the server serves on, /healthz 503, errors cou
   const c = await h.connect(again, 'carol');
   const got = (await c.sync()).filter((x) => x.messageType === 1).map((x) => x.content);
   assert.equal(got[got.length - 1], 'after the recovery');
+});
+
+// The message whose write is the first to fail, for each kind of answer
+// that says a message is kept: a push's 200 and a kept Single's queued:.
+test('a journal that cannot grow under always: a push is answered 200 or 503, never left unanswered, and every queued: Single is kept', bound(60000), async (t) => {
+  const dir = tmpDir(t);
+  const srv = await h.serve(t, ['--journal', dir, '--fsync', 'always', '--max-rate', '0'], { bin: limited(t, 24) });
+  const pad = 'p'.repeat(300);
+  let status = 200;
+  let pushes = 0;
+  while (status === 200 && pushes < 400) {
+    const r = await h.push(srv, { messageType: 1, content: `push${pushes} ${pad}` })
+      .catch((e) => assert.fail(`push ${pushes} got no answer: ${e.message}`));
+    status = r.status;
+    pushes++;
+  }
+  assert.equal(status, 503, `the push that could not be kept (${pushes}) is refused with 503`);
+  assert.ok(pushes > 1, 'pushes were kept before the journal filled');
+
+  // Singles to someone offline, on a server of their own, until the disk
+  // says no: each answer is queued: or error:, and carol later gets exactly
+  // those queued.
+  const two = await h.serve(t, ['--journal', tmpDir(t), '--fsync', 'always', '--max-rate', '0'],
+    { bin: limited(t, 24) });
+  const a = await h.connect(two, 'alice');
+  await h.settle(a);
+  let queued = 0;
+  let refused = false;
+  for (let i = 0; i < 400 && !refused; i++) {
+    a.send({ messageType: 0, to: 'carol', content: `s${i} ${pad}` });
+    const r = await a.take((m) => m.messageType === 2, `the answer to Single ${i}`);
+    if (/^queued:/.test(r.content)) queued++;
+    else if (/^error:/.test(r.content)) refused = true;
+    else assert.fail(`Single ${i} got ${r.content}`);
+  }
+  assert.ok(refused, 'a Single was refused once the journal could not be written');
+  execFileSync('prlimit', ['--pid', String(two.proc.pid), '--fsize=unlimited']);
+  await h.waitFor(async () => (await health(two)).status === 200, '/healthz to be 200 again', 5000 * h.SCALE);
+  const c = await h.connect(two, 'carol');
+  const kept = (await c.sync()).filter((x) => x.messageType === 0);
+  assert.equal(kept.length, queued, `carol gets the ${queued} Singles alice was told were kept`);
 });
 
 test('a journal that cannot grow under everysec: messages still flow, /healthz 503 until room returns', bound(60000), async (t) => {
