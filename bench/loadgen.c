@@ -109,6 +109,22 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The kernel stamps what a socket receives on the wall clock
+ * (SO_TIMESTAMPNS); this is that clock's lead over now_us()'s, taken once,
+ * as nothing here runs long enough for the two to drift apart. */
+static int64_t wall_lead_us(void)
+{
+    static int64_t lead;
+    static bool taken;
+    if (!taken) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        lead = ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000) - (int64_t)now_us();
+        taken = true;
+    }
+    return lead;
+}
+
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -294,13 +310,20 @@ static double self_cpu(void)
 #define HIST_SUB 64
 #define HIST_BUCKETS (HIST_LINEAR + 54 * HIST_SUB)
 
-static struct {
+struct hist {
     uint64_t n;                     /* samples */
     uint64_t max;                   /* largest sample */
     uint64_t b[HIST_BUCKETS];       /* counts */
-} hist;
+};
 
-static void hist_add(uint64_t v)
+/* Two measures of one delivery: until this program has read and parsed it
+ * (lat), and until the server's bytes were in the receiver's socket, by the
+ * kernel's receive stamp (arrival). Where this one thread reads more slowly
+ * than the server writes, the first follows this program's pace and only
+ * the second the server's; bench/report.js shows both. */
+static struct hist lat, arrival;
+
+static void hist_add(struct hist *h, uint64_t v)
 {
     size_t i;
     if (v < HIST_LINEAR) {
@@ -311,10 +334,10 @@ static void hist_add(uint64_t v)
         if (i >= HIST_BUCKETS)
             i = HIST_BUCKETS - 1;
     }
-    hist.b[i]++;
-    hist.n++;
-    if (v > hist.max)
-        hist.max = v;
+    h->b[i]++;
+    h->n++;
+    if (v > h->max)
+        h->max = v;
 }
 
 /* The lower bound of bucket i, the value a percentile reports. */
@@ -326,17 +349,17 @@ static uint64_t hist_floor(size_t i)
     return ((uint64_t)1 << e) + ((uint64_t)sub << (e - 6));
 }
 
-static uint64_t hist_pct(double p)
+static uint64_t hist_pct(const struct hist *h, double p)
 {
-    uint64_t want = (uint64_t)((double)hist.n * p / 100.0 + 0.5), seen = 0;
+    uint64_t want = (uint64_t)((double)h->n * p / 100.0 + 0.5), seen = 0;
     if (want == 0)
         want = 1;
     for (size_t i = 0; i < HIST_BUCKETS; i++) {
-        seen += hist.b[i];
+        seen += h->b[i];
         if (seen >= want)
-            return hist_floor(i) < hist.max ? hist_floor(i) : hist.max;
+            return hist_floor(i) < h->max ? hist_floor(i) : h->max;
     }
-    return hist.max;
+    return h->max;
 }
 
 /* ------------------------------------------------------------------ connections */
@@ -455,12 +478,42 @@ static void out_append(struct conn *c, const void *p, size_t n)
     }
 }
 
+/* The kernel's receive stamp of the last bytes the latest read took, on
+ * now_us()'s clock; 0 where it had none (TLS, or not a receiver). */
+static uint64_t read_arrival;
+
+/* A receiver's plain read, with the kernel's stamp of when those bytes
+ * reached its socket (SO_TIMESTAMPNS, set at connect) into read_arrival. */
+static ssize_t read_stamped(int fd, void *buf, size_t n)
+{
+    union {
+        char bytes[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = n};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
+    ssize_t got = recvmsg(fd, &mh, 0);
+    for (struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+            int64_t wall = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+            if (ts.tv_sec && wall > wall_lead_us())
+                read_arrival = (uint64_t)(wall - wall_lead_us());
+        }
+    return got;
+}
+
 /* read(2) and write(2) on c, through its TLS session where it has one;
  * *want_write says a TLS read waits for the socket to take output. */
 static ssize_t conn_read(struct conn *c, void *buf, size_t n, int *want_write)
 {
     *want_write = 0;
-    return c->ssl ? lg_tls_read(c->ssl, buf, n, want_write) : read(c->fd, buf, n);
+    read_arrival = 0;
+    if (c->ssl)
+        return lg_tls_read(c->ssl, buf, n, want_write);
+    return c->role == ROLE_RECEIVER ? read_stamped(c->fd, buf, n) : read(c->fd, buf, n);
 }
 
 static ssize_t conn_write(struct conn *c, const void *buf, size_t n)
@@ -805,7 +858,9 @@ static void on_text(struct conn *c, const char *p, size_t n)
         st.sys_errors++;
     if (c->role == ROLE_RECEIVER && m.type == 1 && parse_stamp(&m, 'b', &seq, &t)) {
         uint64_t now = now_us();
-        hist_add(now - t);
+        hist_add(&lat, now - t);
+        if (read_arrival)
+            hist_add(&arrival, read_arrival > t ? read_arrival - t : 0);
         w.delivered++;
         w.node_delivered[c->node]++;
         w.last_delivery = now;
@@ -815,7 +870,7 @@ static void on_text(struct conn *c, const char *p, size_t n)
         }
     } else if (c->role == ROLE_ECHO && m.type == 0 && parse_stamp(&m, 'e', &seq, &t)) {
         uint64_t now = now_us();
-        hist_add(now - t);
+        hist_add(&lat, now - t);
         w.delivered++;
         w.last_delivery = w.last_progress = now;
         if (w.sending && now < w.t_stop)
@@ -1077,6 +1132,8 @@ static void start_connect(struct conn *c, int idx)
      * IP_BIND_ADDRESS_NO_PORT the port is chosen at connect(), per 4-tuple. */
     setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (c->role == ROLE_RECEIVER && !opt.tls)
+        setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(idx / PER_SOURCE));
     if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0)
         die("bind: %s", strerror(errno));
@@ -1283,11 +1340,21 @@ static void print_common(FILE *f)
             opt.rooms_each ? opt.rooms_distinct : 0);
 }
 
+static void print_hist(FILE *f, const char *name, const struct hist *h)
+{
+    fprintf(f, ",\"%s\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
+               ",\"max\":%" PRIu64 "}",
+            name, hist_pct(h, 50), hist_pct(h, 90), hist_pct(h, 99), h->max);
+}
+
+/* arrival_us is null where no read carried a kernel stamp (TLS, echo). */
 static void print_latency(FILE *f)
 {
-    fprintf(f, ",\"lat_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
-               ",\"max\":%" PRIu64 "}",
-            hist_pct(50), hist_pct(90), hist_pct(99), hist.max);
+    print_hist(f, "lat_us", &lat);
+    if (arrival.n)
+        print_hist(f, "arrival_us", &arrival);
+    else
+        fprintf(f, ",\"arrival_us\":null");
 }
 
 /* ------------------------------------------------------------------ workloads */
@@ -1408,8 +1475,11 @@ static void report_traffic(const char *mode, double cpu, const char *unit)
     fprintf(stderr, "%s %s %d: %.0f %s/s, p50 %" PRIu64 " us, p99 %" PRIu64 " us, "
                     "max %" PRIu64 " us, lost %lld, server %.2f CPU s/M, loadgen %.2f CPU s, "
                     "runqueue waits: server %.0f%%, loadgen %.0f%%; loadgen busy %.0f%%",
-            opt.label, mode, opt.count, rate, unit, hist_pct(50), hist_pct(99), hist.max,
+            opt.label, mode, opt.count, rate, unit, hist_pct(&lat, 50), hist_pct(&lat, 99), lat.max,
             lost, per_m, self_cpu(), phase.server_wait, phase.self_wait, phase.self_busy);
+    if (arrival.n)
+        fprintf(stderr, "; in the receivers' sockets: p50 %" PRIu64 " us, p99 %" PRIu64 " us",
+                hist_pct(&arrival, 50), hist_pct(&arrival, 99));
     say_machine(stderr);
     if (w.delivered)
         fprintf(stderr, "; %.2f TCP segments/delivery, %.0f B/segment", (double)phase.segs /
@@ -1522,7 +1592,8 @@ static void run_pairs(void)
     uint64_t filled = w.completed;
     /* The measured phase starts afresh, on histories already full. */
     memset(&w, 0, sizeof w);
-    memset(&hist, 0, sizeof hist);
+    memset(&lat, 0, sizeof lat);
+    memset(&arrival, 0, sizeof arrival);
     for (int i = 1; i < nconns; i += 2)
         w.receivers += conns[i].state == ST_OPEN;
     if (opt.rate == 0)
