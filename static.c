@@ -1,9 +1,11 @@
 /* static.c - finds the chat page's files: in the binary, or in a folder.
  *
  * Paths arrive percent-decoded. A path with a ".." segment, a backslash or
- * a NUL is refused before any lookup, so neither the built-in table nor
- * --static-dir can hand out a file outside the page's own. */
+ * a NUL is refused before any lookup, and a file of --static-dir is served
+ * only where it resolves (symbolic links followed) to a place inside that
+ * folder, so neither can hand out a file outside the page's own. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,13 +58,26 @@ static bool path_safe(const char *p, size_t len)
     return true;
 }
 
+/* Is the file `full` names inside root, once every symbolic link on the
+ * way is followed? A link in the folder may point anywhere on the disk. */
+static bool inside_root(const char *full, char *resolved)
+{
+    char top[PATH_MAX];
+    if (!realpath(root, top) || !realpath(full, resolved))
+        return false;
+    size_t n = strlen(top);
+    return strncmp(resolved, top, n) == 0 && (resolved[n] == '/' || (n == 1 && top[0] == '/'));
+}
+
 /* Reads root + path. Regular files only, and bounded: the page is small. */
 static int load_from_dir(const char *path, struct static_file *out)
 {
-    char full[4096];
+    char full[4096], resolved[PATH_MAX];
     if (snprintf(full, sizeof full, "%s%s", root, path) >= (int)sizeof full)
         return -1;
-    int fd = open(full, O_RDONLY | O_CLOEXEC);
+    if (!inside_root(full, resolved))
+        return -1;
+    int fd = open(resolved, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     struct stat st;

@@ -222,6 +222,16 @@ test('--static-dir serves a folder of ours, and nothing outside it', h.T, async 
     assert.ok([400, 403, 404].includes(res.status), `${p} answered ${res.status}`);
     assert.ok(!res.body.includes('TOP-SECRET'), `${p} leaked a file outside --static-dir`);
   }
+  // Symbolic links are followed only where they stay inside the folder.
+  fs.symlinkSync(path.join(top, 'secret.txt'), path.join(dir, 'link.txt'));
+  fs.symlinkSync(top, path.join(dir, 'uplink'));
+  fs.symlinkSync(path.join(dir, 'sub', 'a.txt'), path.join(dir, 'inner.txt'));
+  for (const p of ['/link.txt', '/uplink/secret.txt']) {
+    const res = await h.get(srv, p);
+    assert.equal(res.status, 404, `${p}, a link out of --static-dir, answered ${res.status}`);
+    assert.ok(!res.body.includes('TOP-SECRET'), `${p} leaked a file outside --static-dir`);
+  }
+  assert.equal((await h.get(srv, '/inner.txt')).body, 'hello from a\n', 'a link that stays inside is served');
   await h.assertServes(srv);
 });
 
