@@ -237,6 +237,10 @@ static void join_room(struct conn *c, const struct message *m)
 {
     char name[MESSAGE_MAX_USER_ID + 1];
     snprintf(name, sizeof name, "%.*s", (int)m->to.len, m->to.p);
+    if (m->since_bad) {
+        connmgr_reply_error(c, "error: %s", "since must be an integer");
+        return;
+    }
     const struct claim *allowed = connmgr_member(c)->claim;
     if (allowed && !jwt_rooms_allow(allowed->text, allowed->len, m->to.p, m->to.len)) {
         connmgr_reply_error(c, "error: the token does not allow room \"%s\"", name);
@@ -286,8 +290,8 @@ static struct room *room_of_sender(struct conn *c, const struct message *m)
 
 /* ------------------------------------------------------ joining, leaving */
 
-/* Puts c in the rooms of the comma-separated list rooms[0..len), which the
- * handshake checked. */
+/* Puts c in the rooms of the list rooms[0..len) (message_next_name's),
+ * which the handshake checked. */
 static int join_rooms(struct conn *c, const char *list, size_t len)
 {
     const char *p = list, *name;

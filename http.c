@@ -352,8 +352,7 @@ bool http_method_is(const struct http_request *req, const char *want)
 /* The query is application/x-www-form-urlencoded, as browsers build it
  * (the WHATWG URL standard): name=value pairs split by '&', where empty
  * pairs ("a=1&&b=2") are skipped. */
-long http_query_get(const char *target, size_t len, const char *name,
-                    char *out, size_t cap)
+const char *http_query_raw(const char *target, size_t len, const char *name, size_t *vlen)
 {
     const char *p = target + http_path_len(target, len), *end = target + len;
 
@@ -364,10 +363,21 @@ long http_query_get(const char *target, size_t len, const char *name,
         const char *eq = memchr(p, '=', (size_t)(stop - p));
         if (p < stop && decodes_to(p, (size_t)((eq ? eq : stop) - p), name)) {
             const char *value = eq ? eq + 1 : stop;
-            long n = http_percent_decode(value, (size_t)(stop - value), out, cap, true);
-            return n < 0 ? -2 : n;
+            *vlen = (size_t)(stop - value);
+            return value;
         }
         p = stop;
     }
-    return -1;
+    return NULL;
+}
+
+long http_query_get(const char *target, size_t len, const char *name,
+                    char *out, size_t cap)
+{
+    size_t vlen;
+    const char *value = http_query_raw(target, len, name, &vlen);
+    if (!value)
+        return -1;
+    long n = http_percent_decode(value, vlen, out, cap, true);
+    return n < 0 ? -2 : n;
 }

@@ -81,6 +81,12 @@ int message_read(const char *in, size_t len, char *scratch, struct message *m,
         if (!f || val.type == JSON_NULL)
             continue;
         char *at = (char *)m + f->offset;
+        if (at == (char *)&m->since) {
+            /* Only a Join reads it (PROTOCOL.md "Rooms"): elsewhere it is
+             * ignored, whatever it holds, and the type may come later. */
+            m->since_bad = json_integer(&val, &m->since) < 0;
+            continue;
+        }
         if (!f->is_string) {
             if (json_integer(&val, (int64_t *)at) < 0)
                 return say(why, whycap, "%s must be an integer", f->name);
@@ -181,7 +187,7 @@ const char *message_next_name(const char **p, const char *end, size_t *len)
 {
     if (!*p || *p > end)
         return NULL;
-    const char *name = *p, *comma = memchr(name, ',', (size_t)(end - name));
+    const char *name = *p, *comma = memchr(name, MESSAGE_NAME_SEP, (size_t)(end - name));
     *len = (size_t)((comma ? comma : end) - name);
     *p = comma ? comma + 1 : NULL;
     return name;

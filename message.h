@@ -26,6 +26,7 @@ struct message {
     int64_t update_at;       /* absent -> 0 */
     int64_t id;              /* absent -> 0 */
     int64_t since;           /* absent -> 0; a Join's history starts after it; never written */
+    bool since_bad;          /* since is there but not an integer: refused on a Join alone */
 };
 
 /* Reads one Message from in[0..len). scratch must hold len bytes: the decoded
@@ -53,9 +54,11 @@ size_t message_write(char *out, const struct message *m);
 const char *message_user_id_problem(const char *id, size_t len);
 /* The same rule for a room's name, in its own words. */
 const char *message_room_problem(const char *name, size_t len);
-/* The next name of a comma-separated list (rooms=a,b) at *p, before end:
- * sets *len and returns it, moving *p past it and its comma; NULL after the
- * last. */
+/* A list of names (rooms=a,b once decoded) holds them split by this: a
+ * control character, which no name may hold, where a comma may be in one. */
+#define MESSAGE_NAME_SEP '\n'
+/* The next name of such a list at *p, before end: sets *len and returns
+ * it, moving *p past it and its separator; NULL after the last. */
 const char *message_next_name(const char **p, const char *end, size_t *len);
 
 #endif

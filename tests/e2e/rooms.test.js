@@ -413,6 +413,11 @@ test('a Join with "since":ID replays only the room\'s messages after ID', h.T, a
   const l5 = await h.connect(srv, 'late5');
   await l5.sync();
   await expectRefused(l5, { messageType: JOIN, to: 'r', since: 'yesterday' }, 'a Join whose since is a string');
+  // On any other message since is ignored, whatever it holds.
+  a.send({ messageType: 1, to: 'r', content: 'with a string since', since: 'yesterday' });
+  await w.until((m) => m.content === 'with a string since', 'the Group whose since is a string');
+  a.send({ messageType: 1, content: 'to everyone, since an object', since: { at: 1 } });
+  await w.until((m) => m.content === 'to everyone, since an object', 'the Group whose since is an object');
 });
 
 test('--max-room-histories 2: the least recently used room\'s history is forgotten, the others kept', h.T, async (t) => {

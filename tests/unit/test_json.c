@@ -618,7 +618,7 @@ static void test_write_bound(void)
 {
     char ones[100];
     struct json_str s = {ones, sizeof ones};
-    struct message m = {INT64_MIN, INT64_MIN, s, s, s, s, s, INT64_MIN, INT64_MIN, INT64_MIN, 0};
+    struct message m = {INT64_MIN, INT64_MIN, s, s, s, s, s, INT64_MIN, INT64_MIN, INT64_MIN, 0, false};
     size_t len;
 
     memset(ones, 1, sizeof ones);
