@@ -438,6 +438,64 @@ int json_integer(const struct json_value *v, int64_t *out)
     return 0;
 }
 
+int json_number_ceil(const struct json_value *v, int64_t *out)
+{
+    const char *p = v->p, *end = v->p + v->len;
+    uint64_t m = 0;             /* the digits read, as one integer */
+    long shift = 0;             /* the number is m * 10^shift, and more where above */
+    bool above = false;         /* nonzero digits were left out of m */
+
+    if (v->type != JSON_NUMBER)
+        return -1;
+    bool negative = *p == '-';
+    p += negative;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (m > (UINT64_MAX - 9) / 10)
+            return -1;
+        m = m * 10 + (uint64_t)(*p - '0');
+    }
+    if (p < end && *p == '.')
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+            if (m <= (UINT64_MAX - 9) / 10)
+                m = m * 10 + (uint64_t)(*p - '0'), shift--;
+            else
+                above |= *p != '0';
+        }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        bool down = false;
+        long e = 0;
+        if (++p < end && (*p == '-' || *p == '+'))
+            down = *p++ == '-';
+        for (; p < end && *p >= '0' && *p <= '9'; p++)
+            if (e < 100000)     /* past this, m is 0 or too large either way */
+                e = e * 10 + (*p - '0');
+        shift += down ? -e : e;
+    }
+    if (p != end)
+        return -1;
+    for (; shift > 0 && m; shift--) {
+        if (m > UINT64_MAX / 10)
+            return -1;
+        m *= 10;
+    }
+    for (; shift < 0 && m; shift++) {
+        above |= m % 10 != 0;
+        m /= 10;
+    }
+    /* Upwards, a positive number's dropped part adds one; a negative's is
+     * nearer zero already. */
+    if (negative) {
+        if (m > (uint64_t)INT64_MAX + 1)
+            return -1;
+        *out = m ? -(int64_t)(m - 1) - 1 : 0;
+        return 0;
+    }
+    if (m + above > (uint64_t)INT64_MAX)
+        return -1;
+    *out = (int64_t)(m + above);
+    return 0;
+}
+
 /* ---- Writing --------------------------------------------------------------- */
 
 /* Two digits a division: every message carries three 13- to 16-digit

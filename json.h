@@ -57,6 +57,10 @@ bool json_key_is(const struct json_value *key, const char *name);
 /* A JSON_NUMBER written without fraction or exponent, in int64 range:
  * 0 with *out set, else -1. */
 int json_integer(const struct json_value *v, int64_t *out);
+/* Any JSON_NUMBER's ceiling, the least integer at or above it ("1.5" is 2,
+ * "1.7e9" 1700000000, "-0.5" 0), read exactly, without floating point: 0
+ * with *out set, else -1 (not a number, or a ceiling beyond int64). */
+int json_number_ceil(const struct json_value *v, int64_t *out);
 
 /* ---- Writing ---------------------------------------------------------------- */
 

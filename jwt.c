@@ -191,9 +191,9 @@ bool jwt_rooms_allow(const char *claim, size_t len, const char *room, size_t roo
 /* RFC 7519 section 4.1: sub (4.1.2) must name the user (any user where
  * user is NULL); the token is good
  * before exp (4.1.4) and from nbf (4.1.5) on, both where present. They are
- * NumericDates (section 2), which may have a fraction; no issuer we know
- * writes one, so one written so (1.7e9 too) is refused as JWT_ERR_FORMAT
- * rather than read with floating point. */
+ * NumericDates (section 2), which may have a fraction or an exponent: each
+ * is taken as its ceiling, which is exact against a now in whole seconds
+ * (now < 9.5 is now < 10; now >= 9.5 is now >= 10). */
 static int check_claims(const char *json, size_t len, const char *user,
                         size_t user_len, int64_t now, struct jwt_rooms *rooms)
 {
@@ -212,8 +212,8 @@ static int check_claims(const char *json, size_t len, const char *user,
         if (rooms->len)
             memcpy(rooms->text, v[ROOMS].p, rooms->len);
     }
-    if ((v[EXP].p && json_integer(&v[EXP], &exp) != 0) ||
-        (v[NBF].p && json_integer(&v[NBF], &nbf) != 0))
+    if ((v[EXP].p && json_number_ceil(&v[EXP], &exp) != 0) ||
+        (v[NBF].p && json_number_ceil(&v[NBF], &nbf) != 0))
         return JWT_ERR_FORMAT;
     bool has_sub = v[SUB].p && v[SUB].type == JSON_STRING && v[SUB].len > 2; /* not "" */
     if (user ? !string_is(&v[SUB], user, user_len) : !has_sub)

@@ -456,6 +456,27 @@ static void test_integer(void)
     CHECK(integer("1E3", &v) == -1);
     CHECK(integer("-", &v) == -1);
     CHECK(json_integer(&s, &v) == -1 && v == 7);
+
+    /* Any number's ceiling, exactly. */
+    static const struct { const char *text; int rc; int64_t want; } ceils[] = {
+        {"0", 0, 0}, {"-0", 0, 0}, {"7", 0, 7}, {"1.0", 0, 1}, {"1.5", 0, 2}, {"-1.5", 0, -1},
+        {"-0.5", 0, 0}, {"0.0001", 0, 1}, {"1e3", 0, 1000}, {"1E+3", 0, 1000}, {"1.7e9", 0, 1700000000},
+        {"1764000000.25", 0, 1764000001}, {"12e-1", 0, 2}, {"-12e-1", 0, -1}, {"5e-100000", 0, 1},
+        {"0e99999", 0, 0}, {"9223372036854775807", 0, INT64_MAX}, {"-9223372036854775808", 0, INT64_MIN},
+        {"9223372036854775806.5", 0, INT64_MAX}, {"1764000000.000000000000000000001", 0, 1764000001},
+        {"9223372036854775808", -1, 0}, {"9.3e18", -1, 0}, {"1e19", -1, 0}, {"1e99999", -1, 0},
+        {"-9223372036854775809", -1, 0}, {"99999999999999999999", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof ceils / sizeof ceils[0]; i++) {
+        struct json_value n = {ceils[i].text, strlen(ceils[i].text), JSON_NUMBER};
+        int64_t got = 7;
+        int rc = json_number_ceil(&n, &got);
+        CHECK(rc == ceils[i].rc);
+        if (rc == 0 && got != ceils[i].want)
+            fprintf(stderr, "json_number_ceil(%s) = %lld\n", ceils[i].text, (long long)got);
+        CHECK(rc != 0 || got == ceils[i].want);
+    }
+    CHECK(json_number_ceil(&s, &v) == -1);
 }
 
 /* ---- The Message reader --------------------------------------------------------- */

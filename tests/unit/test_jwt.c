@@ -276,7 +276,14 @@ static void test_claims(void)
 
     /* NumericDates we do not read are malformed, never ignored. */
     CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":\"9999999999\"}")) == JWT_ERR_FORMAT);
-    CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":1.7e10}")) == JWT_ERR_FORMAT);
+    /* A NumericDate may have a fraction or an exponent (RFC 7519 section 2). */
+    CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":1.7e10}")) == JWT_OK);
+    CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":1764000000.5}")) == JWT_OK);
+    CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":1763999999.5}")) == JWT_ERR_EXPIRED);
+    CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":1.764e9}")) == JWT_ERR_EXPIRED);
+    CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"nbf\":1764000000.0}")) == JWT_OK);
+    CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"nbf\":1764000000.5}")) == JWT_ERR_NOT_YET);
+    CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":1e30}")) == JWT_ERR_FORMAT);
     CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":null}")) == JWT_ERR_FORMAT);
     CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"nbf\":true}")) == JWT_ERR_FORMAT);
     CHECK(check(make(tok, hs256, "{\"sub\":\"alice\",\"exp\":99999999999999999999}"))
