@@ -419,47 +419,33 @@ bool json_key_is(const struct json_value *key, const char *name)
     return *name == '\0';
 }
 
-int json_integer(const struct json_value *v, int64_t *out)
+/* A JSON_NUMBER read exactly, without floating point: its magnitude is *m
+ * plus a part below 1, nonzero where *above (digits past the point, or
+ * past what 64 bits hold there). -1 where the whole part is beyond 64 bits. */
+static int number_parts(const struct json_value *v, uint64_t *m, bool *negative, bool *above)
 {
     const char *p = v->p, *end = v->p + v->len;
-    bool negative = p < end && *p == '-';
-    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : INT64_MAX, u = 0;
-
-    if (v->type != JSON_NUMBER || (p += negative) == end)
-        return -1;
-    for (; p < end; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (d > 9 || u > (limit - d) / 10)
-            return -1;
-        u = u * 10 + d;
-    }
-    /* -(u - 1) - 1 reaches INT64_MIN without converting 2^63 to int64_t. */
-    *out = negative && u ? -(int64_t)(u - 1) - 1 : (int64_t)u;
-    return 0;
-}
-
-int json_number_ceil(const struct json_value *v, int64_t *out)
-{
-    const char *p = v->p, *end = v->p + v->len;
-    uint64_t m = 0;             /* the digits read, as one integer */
     long shift = 0;             /* the number is m * 10^shift, and more where above */
-    bool above = false;         /* nonzero digits were left out of m */
 
-    if (v->type != JSON_NUMBER)
+    *m = 0;
+    *above = false;
+    if (v->type != JSON_NUMBER || p == end)
         return -1;
-    bool negative = *p == '-';
-    p += negative;
+    *negative = *p == '-';
+    p += *negative;
+    if (p == end)
+        return -1;
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
-        if (m > (UINT64_MAX - 9) / 10)
+        if (*m > (UINT64_MAX - 9) / 10)
             return -1;
-        m = m * 10 + (uint64_t)(*p - '0');
+        *m = *m * 10 + (uint64_t)(*p - '0');
     }
     if (p < end && *p == '.')
         for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
-            if (m <= (UINT64_MAX - 9) / 10)
-                m = m * 10 + (uint64_t)(*p - '0'), shift--;
+            if (*m <= (UINT64_MAX - 9) / 10)
+                *m = *m * 10 + (uint64_t)(*p - '0'), shift--;
             else
-                above |= *p != '0';
+                *above |= *p != '0';
         }
     if (p < end && (*p == 'e' || *p == 'E')) {
         bool down = false;
@@ -473,26 +459,43 @@ int json_number_ceil(const struct json_value *v, int64_t *out)
     }
     if (p != end)
         return -1;
-    for (; shift > 0 && m; shift--) {
-        if (m > UINT64_MAX / 10)
+    for (; shift > 0 && *m; shift--) {
+        if (*m > UINT64_MAX / 10)
             return -1;
-        m *= 10;
+        *m *= 10;
     }
-    for (; shift < 0 && m; shift++) {
-        above |= m % 10 != 0;
-        m /= 10;
+    for (; shift < 0 && *m; shift++) {
+        *above |= *m % 10 != 0;
+        *m /= 10;
     }
-    /* Upwards, a positive number's dropped part adds one; a negative's is
-     * nearer zero already. */
-    if (negative) {
-        if (m > (uint64_t)INT64_MAX + 1)
-            return -1;
-        *out = m ? -(int64_t)(m - 1) - 1 : 0;
-        return 0;
-    }
-    if (m + above > (uint64_t)INT64_MAX)
+    return 0;
+}
+
+int json_integer(const struct json_value *v, int64_t *out)
+{
+    uint64_t m;
+    bool negative, above;
+    if (number_parts(v, &m, &negative, &above) < 0 || above ||
+        m > (negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
         return -1;
-    *out = (int64_t)(m + above);
+    /* -(m - 1) - 1 reaches INT64_MIN without converting 2^63 to int64_t. */
+    *out = negative && m ? -(int64_t)(m - 1) - 1 : (int64_t)m;
+    return 0;
+}
+
+int json_number_ceil(const struct json_value *v, int64_t *out)
+{
+    uint64_t m;
+    bool negative, above;
+    if (number_parts(v, &m, &negative, &above) < 0)
+        return -1;
+    /* Upwards, a positive number's part below 1 adds one; a negative's is
+     * nearer zero already. */
+    if (!negative && above)
+        m++;
+    if (m > (negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+        return -1;
+    *out = negative && m ? -(int64_t)(m - 1) - 1 : (int64_t)m;
     return 0;
 }
 

@@ -54,8 +54,9 @@ long json_string_decode(const struct json_value *v, char *out);
 /* Does key, once decoded, equal name? ("\u0074o" is "to".) */
 bool json_key_is(const struct json_value *key, const char *name);
 
-/* A JSON_NUMBER written without fraction or exponent, in int64 range:
- * 0 with *out set, else -1. */
+/* A JSON_NUMBER whose value is a whole number in int64 range, however it
+ * is written ("7", "7.0", "0.7e1": RFC 8259 tells them apart nowhere): 0
+ * with *out set, else -1 ("7.5", "1e19"). */
 int json_integer(const struct json_value *v, int64_t *out);
 /* Any JSON_NUMBER's ceiling, the least integer at or above it ("1.5" is 2,
  * "1.7e9" 1700000000, "-0.5" 0), read exactly, without floating point: 0

@@ -255,21 +255,56 @@ static int64_t num_field(const struct message *m, int f)
     }
 }
 
-/* json_integer's contract, read by strtoll. */
+/* json_integer's contract, worked out on the decimal text: the digits and
+ * the exponent say exactly what the number is; a whole number of at most 19
+ * digits is then written out plainly and read by strtoll. */
 static int ref_integer(const struct json_value *v, int64_t *out)
 {
-    char text[64];
-    if (v->type != JSON_NUMBER || v->len >= sizeof text || memchr(v->p, '.', v->len) ||
-        memchr(v->p, 'e', v->len) || memchr(v->p, 'E', v->len))
+    if (v->type != JSON_NUMBER)
         return -1;
-    memcpy(text, v->p, v->len);
-    text[v->len] = '\0';
-    errno = 0;
-    long long n = strtoll(text, NULL, 10);
-    if (errno == ERANGE)
-        return -1;
-    *out = n;
-    return 0;
+    const char *p = v->p, *end = v->p + v->len;
+    char *digits = malloc(v->len + 1), text[24];
+    size_t nd = 0, first = 0;
+    long exp10 = 0;
+    bool negative = *p == '-';
+    p += negative;
+    for (; p < end && *p >= '0' && *p <= '9'; p++)
+        digits[nd++] = *p;
+    if (p < end && *p == '.')
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++, exp10--)
+            digits[nd++] = *p;
+    if (p < end) {
+        bool down = false;
+        long e = 0;
+        if (*++p == '-' || *p == '+')
+            down = *p++ == '-';
+        for (; p < end; p++)
+            if (e < 1000000)
+                e = e * 10 + (*p - '0');
+        exp10 += down ? -e : e;
+    }
+    while (first < nd && digits[first] == '0')
+        first++;
+    while (exp10 < 0 && nd > first && digits[nd - 1] == '0')
+        nd--, exp10++;
+    int r = -1;
+    if (first == nd) {
+        *out = 0, r = 0;                        /* zero, however written */
+    } else if (exp10 >= 0 && nd - first + (size_t)exp10 <= 19) {
+        size_t n = 0;
+        if (negative)
+            text[n++] = '-';
+        memcpy(text + n, digits + first, nd - first);
+        n += nd - first;
+        memset(text + n, '0', (size_t)exp10);
+        text[n + (size_t)exp10] = '\0';
+        errno = 0;
+        long long x = strtoll(text, NULL, 10);
+        if (errno != ERANGE)
+            *out = x, r = 0;
+    }
+    free(digits);
+    return r;
 }
 
 /* One member: check the decoders on it, and note what it means for the

@@ -451,10 +451,18 @@ static void test_integer(void)
     CHECK(integer("-9223372036854775809", &v) == -1);
     CHECK(integer("18446744073709551616", &v) == -1);
     CHECK(integer("99999999999999999999", &v) == -1);
-    CHECK(integer("1.0", &v) == -1);
-    CHECK(integer("1e3", &v) == -1);
-    CHECK(integer("1E3", &v) == -1);
+    /* A whole number however it is written; nothing else. */
+    CHECK(integer("1.0", &v) == 0 && v == 1);
+    CHECK(integer("1e3", &v) == 0 && v == 1000);
+    CHECK(integer("1E3", &v) == 0 && v == 1000);
+    CHECK(integer("0.7e1", &v) == 0 && v == 7);
+    CHECK(integer("-20e-1", &v) == 0 && v == -2);
+    CHECK(integer("1.5", &v) == -1);
+    CHECK(integer("15e-1", &v) == -1);
+    CHECK(integer("1e19", &v) == -1);
+    CHECK(integer("0.0000000000000000000001", &v) == -1);
     CHECK(integer("-", &v) == -1);
+    v = 7;
     CHECK(json_integer(&s, &v) == -1 && v == 7);
 
     /* Any number's ceiling, exactly. */
@@ -527,6 +535,10 @@ static void test_read_message(void)
     CHECK(read_s("{\"content\":\"\\ud83d\\ude00 \\u0000\\\"\\\\\"}", &m) == 0);
     CHECK(m.content.len == 8 && memcmp(m.content.p, "\xf0\x9f\x98\x80 \0\"\\", 8) == 0);
 
+    /* A whole number, however it is written. */
+    CHECK(read_s("{\"messageType\":1.0,\"mediaType\":0.2e1,\"createAt\":17e11}", &m) == 0);
+    CHECK(m.message_type == 1 && m.media_type == 2 && m.create_at == 1700000000000);
+
     /* int64 limits. */
     CHECK(read_s("{\"createAt\":9223372036854775807,\"updateAt\":-9223372036854775808}", &m) == 0);
     CHECK(m.create_at == INT64_MAX && m.update_at == INT64_MIN);
@@ -540,7 +552,7 @@ static void test_read_message_errors(void)
 {
     static const char *const ints[] = {"messageType", "mediaType", "createAt", "updateAt", "id"};
     static const char *const strs[] = {"from", "to", "content", "fileId", "url"};
-    static const char *const not_int[] = {"\"1\"", "1.5", "1e3", "1.0", "true", "false", "[]", "[1]", "{}"};
+    static const char *const not_int[] = {"\"1\"", "1.5", "15e-1", "1e19", "true", "false", "[]", "[1]", "{}"};
     static const char *const not_str[] = {"1", "0", "true", "false", "[]", "[\"x\"]", "{}", "{\"a\":\"b\"}"};
     struct message m;
     char text[128], want[64];
