@@ -128,13 +128,15 @@ static void alive(struct conn *c)
 
 /* The token bucket (--max-rate, --max-burst): true when c may send one more
  * message or ping now, which takes a token; false after closing it with 1008
- * (counted) for sending faster than allowed. */
+ * (counted) for sending faster than allowed. An /echo connection is not
+ * limited: every message it sends comes back (PROTOCOL.md), however many a
+ * conformance suite sends at once. */
 static bool within_rate(struct conn *c)
 {
     const struct config *cfg = g.cfg;
-    if (cfg->max_rate <= 0)
-        return true;
     struct session *s = session_of(c);
+    if (cfg->max_rate <= 0 || (s->flags & SESSION_ECHO))
+        return true;
     uint32_t now = conn_now();
     float refill = (float)((now - s->bucket_ms) * cfg->max_rate / 1000.0);
     s->bucket_ms = now;

@@ -171,6 +171,16 @@ test('--echo: /echo returns text and binary messages as sent, large ones too', h
   await c.close();
 });
 
+test('--echo: every message comes back, however many at once: /echo is not rate limited', h.T, async (t) => {
+  const srv = await h.serve(t, ['--echo', '--max-rate', '10', '--max-burst', '20']);
+  const c = await h.connect(srv, null, { path: '/echo', label: 'echo', plain: true });
+  const N = 500;
+  for (let i = 0; i < N; i++) c.sendText(`e${i}`);
+  for (let i = 0; i < N; i++) assert.equal((await c.take(() => true, `echo ${i}`)).text, `e${i}`);
+  assert.ok(c.isOpen, 'the echo connection stays open');
+  await c.close();
+});
+
 test('without --echo, /echo is not a WebSocket endpoint', h.T, async (t) => {
   const srv = await h.serve(t);
   const { res, raw } = await h.rawHandshake(srv, '/echo');
