@@ -34,7 +34,8 @@
 #define FILE_NAME "journal"
 #define NEW_NAME "journal.new"
 #define WRITE_AT (1 << 20)          /* a turn's records past this are written at once */
-#define REWRITE_FLOOR (1 << 20)     /* no rewrite of a journal smaller than this */
+#define REWRITE_SLACK (16 << 10)    /* beyond twice the live size: a journal of a few
+                                     * records is not rewritten every second */
 #define ID_RESERVE 10000000u        /* an id mark covers the next 10 s of ids */
 #define TICK_MS 1000
 
@@ -343,7 +344,7 @@ static void on_tick(struct loop *l, void *data)
         g.dirty = false;
     }
     size_t live = g.owner->live_bytes();
-    if (!g.broken && g.main.written > REWRITE_FLOOR && g.main.written > 2 * live)
+    if (!g.broken && g.main.written > 2 * live + REWRITE_SLACK)
         rewrite();
 }
 

@@ -221,3 +221,30 @@ test('a second server on the same --journal DIR refuses to start (exit 2)', h.T,
   assert.equal(r.code, 2, `exit status ${r.code}, stderr ${r.stderr}`);
   assert.match(r.stderr, /in use by another pusher/);
 });
+
+test('the journal stays bounded: past twice what it holds alive, it is rewritten within a second, and a restart replays the same', h.T, async (t) => {
+  const dir = tmpDir(t);
+  const srv = await h.serve(t, ['--journal', dir, '--max-rate', '0']);
+  const a = await h.connect(srv, 'alice');
+  await a.sync();
+  const pad = 'j'.repeat(300);
+  const N = 2000; // some 0.8 MB of records for a history of 100 (some 45 kB)
+  for (let i = 0; i < N; i++) a.send({ messageType: 1, content: `m${i} ${pad}` });
+  await a.sync(10000);
+  const file = path.join(dir, 'journal');
+  const size = await h.waitFor(() => {
+    const s = fs.statSync(file).size;
+    return s < 150000 ? s : undefined;
+  }, 'the journal to be rewritten to its live contents', 3000 * h.SCALE)
+    .catch(() => assert.fail(`the journal is ${fs.statSync(file).size} bytes after ${N} messages of which 100 live`));
+  assert.match(srv.stderr, /event=journal_rewrite\b/);
+  t.diagnostic(`journal: ${size} bytes after ${N} messages of ${pad.length + 10} bytes`);
+  await srv.stop();
+  const again = await h.serve(t, ['--journal', dir]);
+  // The history's last 100 entries: alice's last messages, and her Offline
+  // if it came before the server stopped.
+  const got = chat(await replayOf(again, 'bob')).filter((c) => c.startsWith('m')).map((c) => c.split(' ')[0]);
+  assert.ok(got.length >= 99, `the history came back: ${got.length} of alice's messages`);
+  assert.deepEqual(got, Array.from({ length: got.length }, (_, i) => `m${N - got.length + i}`),
+    'her last messages, in order');
+});
