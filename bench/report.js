@@ -114,6 +114,9 @@ const METRICS = {
     ['latency p90 ms', (r) => r.lat_us.p90 / 1000, 'down'],
     ['latency p99 ms', (r) => r.lat_us.p99 / 1000, 'down', true],
     ['latency max ms', (r) => r.lat_us.max / 1000, 'down'],
+    // The same deliveries, to their arrival in the receiver's socket (the
+    // kernel's stamp): the server's pace, whatever the reader's.
+    ['latency p99 ms, to the socket', (r) => (r.arrival_us ? r.arrival_us.p99 / 1000 : null), 'down'],
     ['server CPU s/M deliveries', (r) => r.server_cpu_s_per_M, 'down', true],
     ...CLUSTER,
     ...SYSCALLS('delivery'),
