@@ -284,21 +284,24 @@ static void reap_all(void)
 }
 
 /* Ends a loop turn: tells the owners of the connections that stopped being
- * open, frees dead connections, then writes queued output. */
+ * open, frees dead connections, runs the before-write hook, then writes
+ * queued output. */
 static void end_turn(void)
 {
-    /* An end queues output (OfflineNotify) and writing can find dead
-     * sockets, so go round until all three lists are empty. */
-    while (g.nending || g.reap || output_pending()) {
+    /* An end queues output (OfflineNotify), so may the hook (answers that
+     * waited for the journal's write, which may be all a turn did: a Single
+     * kept for someone offline), and writing can find dead sockets, so go
+     * round until all three lists are empty. */
+    do {
         while (g.nending) {
             struct conn *c = g.ending[--g.nending];
             c->ops->ended(c);
         }
         reap_all();
-        if (output_pending() && g.before_write)
+        if (g.before_write)
             g.before_write();
         output_flush();
-    }
+    } while (g.nending || g.reap || output_pending());
 }
 
 /* The loop's hook: ends the turn before the next wait, so a broadcast of

@@ -41,8 +41,9 @@ struct conn_ops {
  * NULL, is called each time a connection is freed (there is room for
  * another). 0, or -1 when out of memory. */
 int conn_init(struct loop *l, size_t max_ids, void (*released)(void));
-/* fn runs before each turn's output is written: what must be on disk
- * before anyone sees it is written there first (journal.c). */
+/* fn runs at the end of every loop turn, before its output is written:
+ * what must be on disk before anyone sees it is written there first
+ * (journal.c), and fn may queue output of its own. */
 void conn_set_before_write(void (*fn)(void));
 /* The unsent bytes (--max-pending) past which a connection overflows; one
  * frame alone never does. */

@@ -88,51 +88,38 @@ static bool parse_since(const char *s, long len, uint64_t *out)
     return true;
 }
 
-/* rooms=A,B (PROTOCOL.md "Rooms") into hs->rooms: split at its commas,
- * then each name percent-decoded, so "a%2Cb" is the one room "a,b" (an
- * encoded delimiter is data, RFC 3986); each a room's name, none twice, at
- * most --max-rooms. NULL when they pass. */
+/* rooms=A,B (PROTOCOL.md "Rooms"): percent-decoded, then split at commas;
+ * each a room's name, none twice, at most --max-rooms. NULL when they pass. */
 static const char *rooms_problem(const struct http_request *req, const struct config *cfg,
                                  struct handshake *hs)
 {
-    size_t raw_len, n = 0;
-    const char *raw = http_query_raw(req->target, req->target_len, "rooms", &raw_len);
-    if (!raw || raw_len == 0)
+    long n = http_query_get(req->target, req->target_len, "rooms", hs->rooms, sizeof hs->rooms);
+    if (n == -2)
+        return "rooms is not well percent-encoded";
+    if (n <= 0)
         return NULL;            /* no rooms= (or an empty one): no room */
-    const char *end = raw + raw_len;
+    hs->rooms_len = (size_t)n;
+    const char *end = hs->rooms + n, *p = hs->rooms, *name;
+    size_t len;
     long count = 0;
-    for (const char *p = raw; p; count++) {
-        const char *comma = memchr(p, ',', (size_t)(end - p)), *stop = comma ? comma : end;
-        char *name = hs->rooms + n;
-        long len = http_percent_decode(p, (size_t)(stop - p), name, sizeof hs->rooms - n, true);
-        if (len < 0)
-            return "rooms is not well percent-encoded";
-        /* Checked as decoded, before it joins the list: a name holding
-         * the list's separator (%0A) is refused, never split in two. */
-        const char *bad = message_room_problem(name, (size_t)len);
+    while ((name = message_next_name(&p, end, &len))) {
+        const char *bad = message_room_problem(name, len);
         if (bad) {
             snprintf(hs->why_buf, sizeof hs->why_buf, "rooms: %s", bad);
             return hs->why_buf;
         }
         const char *q = hs->rooms, *other;
         size_t olen;
-        while (n && (other = message_next_name(&q, hs->rooms + n - 1, &olen))) {
-            if (olen == (size_t)len && memcmp(other, name, olen) == 0) {
+        while ((other = message_next_name(&q, end, &olen)) && other != name) {
+            if (olen == len && memcmp(other, name, len) == 0) {
                 snprintf(hs->why_buf, sizeof hs->why_buf, "rooms: \"%.*s\" is asked for twice",
                          (int)len, name);
                 return hs->why_buf;
             }
         }
-        if (count + 1 > cfg->max_rooms)
+        if (++count > cfg->max_rooms)
             return "rooms: more rooms than --max-rooms allows";
-        n += (size_t)len;
-        if (comma && n == sizeof hs->rooms)
-            return "rooms is not well percent-encoded";
-        if (comma)
-            hs->rooms[n++] = MESSAGE_NAME_SEP;
-        p = comma ? comma + 1 : NULL;
     }
-    hs->rooms_len = n;
     return NULL;
 }
 

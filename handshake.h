@@ -25,7 +25,7 @@ struct handshake {
     char user[HTTP_MAX_REQUEST_LINE]; /* accepted (not echo): the userId, decoded */
     size_t user_len;             /* its length in bytes */
     uint64_t since;              /* accepted: replay history after this id (0: all) */
-    char rooms[HTTP_MAX_REQUEST_LINE]; /* accepted: rooms= names decoded, split by MESSAGE_NAME_SEP */
+    char rooms[HTTP_MAX_REQUEST_LINE]; /* accepted: rooms= decoded, names split by ',' */
     size_t rooms_len;            /* its length in bytes (0: no room) */
     long claim_len;              /* accepted: -1 without a secret (any room), else the
                                     bytes of the token's rooms claim in claim (0: none) */

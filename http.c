@@ -352,7 +352,8 @@ bool http_method_is(const struct http_request *req, const char *want)
 /* The query is application/x-www-form-urlencoded, as browsers build it
  * (the WHATWG URL standard): name=value pairs split by '&', where empty
  * pairs ("a=1&&b=2") are skipped. */
-const char *http_query_raw(const char *target, size_t len, const char *name, size_t *vlen)
+long http_query_get(const char *target, size_t len, const char *name,
+                    char *out, size_t cap)
 {
     const char *p = target + http_path_len(target, len), *end = target + len;
 
@@ -363,21 +364,10 @@ const char *http_query_raw(const char *target, size_t len, const char *name, siz
         const char *eq = memchr(p, '=', (size_t)(stop - p));
         if (p < stop && decodes_to(p, (size_t)((eq ? eq : stop) - p), name)) {
             const char *value = eq ? eq + 1 : stop;
-            *vlen = (size_t)(stop - value);
-            return value;
+            long n = http_percent_decode(value, (size_t)(stop - value), out, cap, true);
+            return n < 0 ? -2 : n;
         }
         p = stop;
     }
-    return NULL;
-}
-
-long http_query_get(const char *target, size_t len, const char *name,
-                    char *out, size_t cap)
-{
-    size_t vlen;
-    const char *value = http_query_raw(target, len, name, &vlen);
-    if (!value)
-        return -1;
-    long n = http_percent_decode(value, vlen, out, cap, true);
-    return n < 0 ? -2 : n;
+    return -1;
 }

@@ -62,10 +62,6 @@ long http_percent_decode(const char *in, size_t len, char *out, size_t cap,
  * longer than cap. The first match wins. */
 long http_query_get(const char *target, size_t len, const char *name,
                     char *out, size_t cap);
-/* The same parameter's value as it stands in the target, not decoded, for
- * a list whose separator must be told from an encoded one ("a,b" is two
- * names, "a%2Cb" one): its start, or NULL if absent, its length in *vlen. */
-const char *http_query_raw(const char *target, size_t len, const char *name, size_t *vlen);
 
 /* The length of the path: target[0..len) up to its '?', if any. */
 size_t http_path_len(const char *target, size_t len);

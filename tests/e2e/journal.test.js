@@ -248,3 +248,23 @@ test('the journal stays bounded: past twice what it holds alive, it is rewritten
   assert.deepEqual(got, Array.from({ length: got.length }, (_, i) => `m${N - got.length + i}`),
     'her last messages, in order');
 });
+
+test('--fsync always: a Single kept for someone offline is answered queued: once on disk, without waiting for the second tick', h.T, async (t) => {
+  const dir = tmpDir(t);
+  const srv = await h.serve(t, ['--journal', dir, '--fsync', 'always']);
+  const a = await h.connect(srv, 'alice');
+  await a.sync();
+  const t0 = Date.now();
+  for (let i = 0; i < 5; i++) {
+    a.send({ messageType: 0, to: 'bob', content: `kept ${i}` });
+    const r = await a.take((m) => m.messageType === 2, `the answer to Single ${i}`);
+    assert.match(r.content, /^queued: bob is offline/);
+  }
+  const ms = Date.now() - t0;
+  // The turn that kept it writes and syncs it: five answers in turn take
+  // milliseconds, not five of the journal's one-second ticks.
+  assert.ok(ms < 2000 * h.SCALE, `five queued: answers took ${ms} ms`);
+  const b = await h.connect(srv, 'bob');
+  const kept = (await b.sync()).filter((m) => m.messageType === 0).map((m) => m.content);
+  assert.deepEqual(kept, [0, 1, 2, 3, 4].map((i) => `kept ${i}`));
+});

@@ -399,16 +399,6 @@ static void test_query(void)
     CHECK(http_query_get("/?x=12", 5, "x", out, sizeof out) == 1 && out[0] == '1');
     CHECK(http_query_get("/?x=12", 3, "x", out, sizeof out) == 0);
 
-    /* The raw value: not decoded, so an encoded comma stays one. */
-    size_t vlen;
-    const char *rt = "/ws?us%65r=a&rooms=a%2Cb,c&x";
-    const char *v = http_query_raw(rt, strlen(rt), "rooms", &vlen);
-    CHECK(v && vlen == 7 && memcmp(v, "a%2Cb,c", 7) == 0);
-    CHECK((v = http_query_raw(rt, strlen(rt), "user", &vlen)) && vlen == 1 && *v == 'a');
-    CHECK((v = http_query_raw(rt, strlen(rt), "x", &vlen)) && vlen == 0);
-    CHECK(!http_query_raw(rt, strlen(rt), "y", &vlen));
-    CHECK(!http_query_raw(rt, 8, "rooms", &vlen));
-
     /* The path stops at the first '?'. */
     CHECK(http_path_len("/a/b?c?d", 8) == 4);
     CHECK(http_path_len("/a/b", 4) == 4);

@@ -116,7 +116,7 @@ int connmgr_join(struct conn *c, const char *id, size_t len, uint64_t since, con
 {
     CHECK(claim_len == -1 && claim); /* no secret: any room */
     CHECK(len == 5 && memcmp(id, "alice", 5) == 0 && since == 7);
-    CHECK(rooms_len == 3 && memcmp(rooms, "a\nb", 3) == 0); /* handed on as the handshake read them */
+    CHECK(rooms_len == 3 && memcmp(rooms, "a,b", 3) == 0); /* handed on as the handshake read them */
     c->joins++;
     return 0;
 }
@@ -152,7 +152,7 @@ static struct conn *open_conn(int id, bool echo)
     reset();
     struct conn *c = &conns[id];
     *c = (struct conn){.id = id, .open = true, .list = -1};
-    static struct handshake hs = {.user = "alice", .user_len = 5, .since = 7, .rooms = "a\nb",
+    static struct handshake hs = {.user = "alice", .user_len = 5, .since = 7, .rooms = "a,b",
                                   .rooms_len = 3, .claim_len = -1};
     session_open(c, echo, &hs);
     return c;
