@@ -290,8 +290,8 @@ static struct room *room_of_sender(struct conn *c, const struct message *m)
 
 /* ------------------------------------------------------ joining, leaving */
 
-/* Puts c in the rooms of the list rooms[0..len) (message_next_name's),
- * which the handshake checked. */
+/* Puts c in the rooms of the comma-separated list rooms[0..len), which the
+ * handshake checked. */
 static int join_rooms(struct conn *c, const char *list, size_t len)
 {
     const char *p = list, *name;

@@ -88,7 +88,9 @@ static bool parse_since(const char *s, long len, uint64_t *out)
     return true;
 }
 
-/* rooms=A,B (PROTOCOL.md "Rooms"): percent-decoded, then split at commas;
+/* rooms=A,B (PROTOCOL.md "Rooms"): percent-decoded, then split at commas,
+ * as a browser's URLSearchParams writes the list ("a%2Cb" for "a,b"; a room
+ * whose name holds a comma is joined by message instead);
  * each a room's name, none twice, at most --max-rooms. NULL when they pass. */
 static const char *rooms_problem(const struct http_request *req, const struct config *cfg,
                                  struct handshake *hs)

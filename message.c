@@ -187,7 +187,7 @@ const char *message_next_name(const char **p, const char *end, size_t *len)
 {
     if (!*p || *p > end)
         return NULL;
-    const char *name = *p, *comma = memchr(name, MESSAGE_NAME_SEP, (size_t)(end - name));
+    const char *name = *p, *comma = memchr(name, ',', (size_t)(end - name));
     *len = (size_t)((comma ? comma : end) - name);
     *p = comma ? comma + 1 : NULL;
     return name;

@@ -54,11 +54,9 @@ size_t message_write(char *out, const struct message *m);
 const char *message_user_id_problem(const char *id, size_t len);
 /* The same rule for a room's name, in its own words. */
 const char *message_room_problem(const char *name, size_t len);
-/* A list of names (rooms=a,b once decoded) holds them split by this: a
- * control character, which no name may hold, where a comma may be in one. */
-#define MESSAGE_NAME_SEP '\n'
-/* The next name of such a list at *p, before end: sets *len and returns
- * it, moving *p past it and its separator; NULL after the last. */
+/* The next name of a comma-separated list (rooms=a,b) at *p, before end:
+ * sets *len and returns it, moving *p past it and its comma; NULL after the
+ * last. */
 const char *message_next_name(const char **p, const char *end, size_t *len);
 
 #endif

@@ -254,6 +254,14 @@ test('rooms= names are percent-decoded: %C3%A9t%C3%A9 is the room "été", + is 
   assert.deepEqual((await a.next('the Group to "salle 1"')).to, 'salle 1');
   // the same name spelled out by a Join is the same room: joined already
   await expectRefused(a, { messageType: JOIN, to: 'été' }, 'a Join of été, joined at connect');
+  // the list as URLSearchParams writes it, its commas encoded, is still a list
+  const query = new URLSearchParams({ rooms: 'salle 1,x+y' }).toString();
+  assert.equal(query, 'rooms=salle+1%2Cx%2By');
+  const b = await h.connect(srv, 'bob', { query });
+  await b.sync();
+  for (const r of ['salle 1', 'x+y']) {
+    assert.deepEqual((await online(srv, r)).users, ['alice', 'bob', 'witness'], `bob is in ${JSON.stringify(r)}`);
+  }
 });
 
 const BAD_AT_CONNECT = [
