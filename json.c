@@ -471,16 +471,23 @@ static int number_parts(const struct json_value *v, uint64_t *m, bool *negative,
     return 0;
 }
 
-int json_integer(const struct json_value *v, int64_t *out)
+/* The signed value of magnitude m, where int64 holds it. */
+static int signed_value(uint64_t m, bool negative, int64_t *out)
 {
-    uint64_t m;
-    bool negative, above;
-    if (number_parts(v, &m, &negative, &above) < 0 || above ||
-        m > (negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+    if (m > (negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
         return -1;
     /* -(m - 1) - 1 reaches INT64_MIN without converting 2^63 to int64_t. */
     *out = negative && m ? -(int64_t)(m - 1) - 1 : (int64_t)m;
     return 0;
+}
+
+int json_integer(const struct json_value *v, int64_t *out)
+{
+    uint64_t m;
+    bool negative, above;
+    if (number_parts(v, &m, &negative, &above) < 0 || above)
+        return -1;
+    return signed_value(m, negative, out);
 }
 
 int json_number_ceil(const struct json_value *v, int64_t *out)
@@ -489,14 +496,14 @@ int json_number_ceil(const struct json_value *v, int64_t *out)
     bool negative, above;
     if (number_parts(v, &m, &negative, &above) < 0)
         return -1;
-    /* Upwards, a positive number's part below 1 adds one; a negative's is
-     * nearer zero already. */
-    if (!negative && above)
+    /* Upwards, a positive number's part below 1 adds one (beyond int64
+     * already where m is); a negative's is nearer zero already. */
+    if (!negative && above) {
+        if (m >= (uint64_t)INT64_MAX)
+            return -1;
         m++;
-    if (m > (negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
-        return -1;
-    *out = negative && m ? -(int64_t)(m - 1) - 1 : (int64_t)m;
-    return 0;
+    }
+    return signed_value(m, negative, out);
 }
 
 /* ---- Writing --------------------------------------------------------------- */

@@ -81,7 +81,7 @@ int message_read(const char *in, size_t len, char *scratch, struct message *m,
         if (!f || val.type == JSON_NULL)
             continue;
         char *at = (char *)m + f->offset;
-        if (at == (char *)&m->since) {
+        if (f->offset == offsetof(struct message, since)) {
             /* Only a Join reads it (PROTOCOL.md "Rooms"): elsewhere it is
              * ignored, whatever it holds, and the type may come later. */
             m->since_bad = json_integer(&val, &m->since) < 0;
